@@ -1,0 +1,89 @@
+//! Domains, accounts, credentials and aliases behind one trait,
+//! [`Directory`], so that the embedded back-end here and a later LDAP
+//! back-end are interchangeable. Look-ups always take full `name@domain`
+//! names. This crate stores no mail and knows nothing of protocols.
+#![forbid(unsafe_code)]
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use types::{AccountName, DomainName};
+
+mod embedded;
+pub use embedded::EmbeddedDirectory;
+
+/// One account as the directory knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRecord {
+    pub name: AccountName,
+    /// Storage limit in bytes; `None` means unlimited.
+    pub quota_bytes: Option<u64>,
+    /// Unix seconds.
+    pub created: u64,
+}
+
+/// An alias: mail to `alias` goes to the account `target`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasRecord {
+    pub alias: AccountName,
+    pub target: AccountName,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("unknown domain {0}")]
+    UnknownDomain(DomainName),
+    #[error("domain {0} already exists")]
+    DomainExists(DomainName),
+    #[error("domain {0} still has accounts or aliases")]
+    DomainNotEmpty(DomainName),
+    #[error("account {0} already exists")]
+    AccountExists(AccountName),
+    #[error("unknown account {0}")]
+    UnknownAccount(AccountName),
+    #[error("alias {0} already exists")]
+    AliasExists(AccountName),
+    #[error("unknown alias {0}")]
+    UnknownAlias(AccountName),
+    #[error("{0} is already an account name")]
+    NameTaken(AccountName),
+    #[error("password must not be empty")]
+    EmptyPassword,
+    #[error("directory back-end: {0}")]
+    Backend(String),
+}
+
+pub type Result<T, E = DirectoryError> = std::result::Result<T, E>;
+
+/// Where the server learns which domains, accounts and aliases exist.
+#[async_trait]
+pub trait Directory: Send + Sync + 'static {
+    async fn add_domain(&self, domain: &DomainName) -> Result<()>;
+    /// Fails with [`DirectoryError::DomainNotEmpty`] while accounts or
+    /// aliases remain in it.
+    async fn remove_domain(&self, domain: &DomainName) -> Result<()>;
+    async fn domains(&self) -> Result<Vec<DomainName>>;
+    async fn has_domain(&self, domain: &DomainName) -> Result<bool>;
+
+    /// The domain must exist; the name must not be an account or an alias.
+    async fn add_account(&self, name: &AccountName, password: &str, quota_bytes: Option<u64>) -> Result<AccountRecord>;
+    /// Also removes the aliases that point at the account.
+    async fn remove_account(&self, name: &AccountName) -> Result<()>;
+    async fn account(&self, name: &AccountName) -> Result<Option<AccountRecord>>;
+    async fn accounts(&self, domain: &DomainName) -> Result<Vec<AccountRecord>>;
+    async fn set_password(&self, name: &AccountName, password: &str) -> Result<()>;
+    async fn set_quota(&self, name: &AccountName, quota_bytes: Option<u64>) -> Result<()>;
+    /// Checks a password. `Ok(None)` for an unknown account or a wrong
+    /// password alike, so callers cannot tell the two apart.
+    async fn authenticate(&self, name: &AccountName, password: &str) -> Result<Option<AccountRecord>>;
+
+    /// The alias's domain must exist and its name must not be an account.
+    async fn add_alias(&self, alias: &AccountName, target: &AccountName) -> Result<()>;
+    async fn remove_alias(&self, alias: &AccountName) -> Result<()>;
+    /// All aliases, or those of one domain.
+    async fn aliases(&self, domain: Option<&DomainName>) -> Result<Vec<AliasRecord>>;
+    /// The aliases that point at `account`.
+    async fn aliases_of(&self, account: &AccountName) -> Result<Vec<AccountName>>;
+    /// The account an address delivers to: the account itself or an
+    /// alias's target; `None` when neither exists.
+    async fn resolve(&self, address: &AccountName) -> Result<Option<AccountName>>;
+}

@@ -1,0 +1,16 @@
+//! Listeners, TLS and the one connection driver every protocol runs on.
+//!
+//! A protocol implements [`Session`]: it is handed buffered input and
+//! appends replies; it never touches the socket. [`driver::drive`] owns the
+//! socket: it reads, steps the session, writes, upgrades to TLS when asked,
+//! and enforces the idle timeout, the input bound and shutdown. Only this
+//! crate owns sockets.
+#![forbid(unsafe_code)]
+
+pub mod driver;
+pub mod listener;
+pub mod tls;
+
+pub use driver::{ConnInfo, Session, Step, TlsMode};
+pub use listener::{Listener, ListenerLimits};
+pub use tls::TlsConfig;

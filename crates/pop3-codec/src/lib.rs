@@ -1,0 +1,1 @@
+//! POP3 wire format: bytes to commands and replies to bytes, no I/O

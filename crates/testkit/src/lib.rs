@@ -1,0 +1,1 @@
+//! Test harness: starts rookery servers on free loopback ports with temporary data

@@ -1,0 +1,1 @@
+//! JSON admin API over HTTP: the endpoint the rookery CLI and later web admin talk to
