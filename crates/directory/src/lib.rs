@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use types::{AccountName, DomainName};
 
 mod embedded;
-pub use embedded::EmbeddedDirectory;
+pub use embedded::{EmbeddedDirectory, EmbeddedOptions};
 
 /// One account as the directory knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

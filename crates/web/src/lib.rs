@@ -1,1 +1,53 @@
-//! JSON admin API over HTTP: the endpoint the rookery CLI and later web admin talk to
+//! The JSON admin API over HTTP: the endpoint that the `rookery` admin
+//! commands (and, later, the web admin pages) talk to. It authenticates
+//! every request as the main domain's postmaster (CM-30) and calls the
+//! directory, the store and the queue; it holds no state of its own.
+#![forbid(unsafe_code)]
+
+pub mod api;
+mod auth;
+mod error;
+
+use axum::Router;
+use directory::Directory;
+use queue::Queue;
+use std::sync::Arc;
+use store::Store;
+use types::{AccountName, DomainName};
+
+pub use error::ApiError;
+
+/// What the admin API needs from the server.
+pub struct AdminServices {
+    pub directory: Arc<dyn Directory>,
+    pub store: Arc<Store>,
+    pub queue: Arc<Queue>,
+    pub main_domain: DomainName,
+}
+
+impl AdminServices {
+    /// The account with full admin rights: the main domain's postmaster.
+    pub fn administrator(&self) -> AccountName {
+        AccountName::parse("postmaster", Some(&self.main_domain)).expect("postmaster is a valid local part")
+    }
+}
+
+/// The admin HTTP application, to be served on the admin listener.
+pub fn admin_router(services: Arc<AdminServices>) -> Router {
+    api::routes()
+        .layer(axum::middleware::from_fn_with_state(services.clone(), auth::require_admin))
+        .with_state(services)
+}
+
+/// Serves the admin API on `listener` until `shutdown` turns true.
+pub async fn serve_admin(
+    listener: tokio::net::TcpListener,
+    services: Arc<AdminServices>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, admin_router(services))
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+}

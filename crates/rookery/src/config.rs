@@ -1,0 +1,277 @@
+//! The configuration file (TOML). Every key has a default that makes the
+//! single server work on 127.0.0.1; `rookery.example.toml` at the
+//! repository root documents each one. Unknown keys are errors, so a typo
+//! is caught at start-up rather than silently ignored.
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use types::DomainName;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where accounts, the queue, the directory and TLS files live.
+    pub data_dir: PathBuf,
+    /// This server's main domain; its postmaster administers the server.
+    pub main_domain: String,
+    /// The name this server gives itself in SMTP greetings and Received
+    /// headers; defaults to the main domain.
+    pub hostname: Option<String>,
+    pub tls: TlsSection,
+    pub smtp: SmtpSection,
+    pub submission: SubmissionSection,
+    pub lmtp: LmtpSection,
+    pub pop3: Pop3Section,
+    pub admin: AdminSection,
+    pub queue: QueueSection,
+    pub store: StoreSection,
+    pub limits: LimitsSection,
+    pub log: LogSection,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("rookery-data"),
+            main_domain: "localhost".to_owned(),
+            hostname: None,
+            tls: TlsSection::default(),
+            smtp: SmtpSection::default(),
+            submission: SubmissionSection::default(),
+            lmtp: LmtpSection::default(),
+            pop3: Pop3Section::default(),
+            admin: AdminSection::default(),
+            queue: QueueSection::default(),
+            store: StoreSection::default(),
+            limits: LimitsSection::default(),
+            log: LogSection::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM certificate chain; default `<data_dir>/tls/cert.pem`, made
+    /// self-signed on first start when neither file exists.
+    pub cert: Option<PathBuf>,
+    /// PEM private key; default `<data_dir>/tls/key.pem`.
+    pub key: Option<PathBuf>,
+}
+
+fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+    list.iter().map(|a| a.parse().expect("default listen address parses")).collect()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpSection {
+    /// Addresses of the MX-role SMTP listener (STARTTLS offered).
+    pub listen: Vec<SocketAddr>,
+    /// The SIZE limit in bytes.
+    pub max_message_size: u64,
+    pub max_recipients: usize,
+    /// Protocol errors after which the session is closed with 421.
+    pub max_errors: usize,
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+}
+
+impl Default for SmtpSection {
+    fn default() -> Self {
+        Self {
+            listen: addrs(&["127.0.0.1:2525"]),
+            max_message_size: 50 << 20,
+            max_recipients: 1000,
+            max_errors: 10,
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubmissionSection {
+    /// STARTTLS submission listeners (port 587 in production).
+    pub listen: Vec<SocketAddr>,
+    /// Implicit-TLS submission listeners (port 465, RFC 8314).
+    pub listen_tls: Vec<SocketAddr>,
+    /// Allow AUTH without TLS from loopback clients (local tools).
+    pub allow_plaintext_auth_on_loopback: bool,
+    /// Allow AUTH without TLS from anywhere. Never in production.
+    pub allow_plaintext_auth: bool,
+}
+
+impl Default for SubmissionSection {
+    fn default() -> Self {
+        Self {
+            listen: addrs(&["127.0.0.1:2587"]),
+            listen_tls: Vec::new(),
+            allow_plaintext_auth_on_loopback: true,
+            allow_plaintext_auth: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LmtpSection {
+    /// LMTP listeners for local delivery by other tools. Keep them on
+    /// loopback: LMTP has no authentication.
+    pub listen: Vec<SocketAddr>,
+}
+
+impl Default for LmtpSection {
+    fn default() -> Self {
+        Self { listen: addrs(&["127.0.0.1:2424"]) }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Pop3Section {
+    /// Plain POP3 listeners (STLS offered).
+    pub listen: Vec<SocketAddr>,
+    /// Implicit-TLS POP3 listeners (port 995).
+    pub listen_tls: Vec<SocketAddr>,
+    pub allow_plaintext_auth_on_loopback: bool,
+    pub allow_plaintext_auth: bool,
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+}
+
+impl Default for Pop3Section {
+    fn default() -> Self {
+        Self {
+            listen: addrs(&["127.0.0.1:2110"]),
+            listen_tls: Vec::new(),
+            allow_plaintext_auth_on_loopback: true,
+            allow_plaintext_auth: false,
+            idle_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSection {
+    /// The JSON admin API (and later the web admin). Loopback by default.
+    pub listen: Vec<SocketAddr>,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        Self { listen: addrs(&["127.0.0.1:8010"]) }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueSection {
+    /// Deliveries in progress at once.
+    pub delivery_concurrency: usize,
+    /// Waits between attempts for a deferred recipient; the last repeats.
+    #[serde(with = "humantime_serde")]
+    pub retry_schedule: Vec<Duration>,
+    /// A recipient still deferred after this long fails for good.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+}
+
+impl Default for QueueSection {
+    fn default() -> Self {
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        Self {
+            delivery_concurrency: 64,
+            retry_schedule: vec![minutes(1), minutes(5), minutes(15), minutes(60), minutes(240)],
+            max_age: Duration::from_secs(5 * 24 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSection {
+    /// fsync mail before acknowledging it. Turning this off loses
+    /// acknowledged mail on a crash; only for throw-away test servers.
+    pub fsync: bool,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self { fsync: true }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Concurrent connections per listener.
+    pub max_connections: usize,
+    /// Concurrent connections per client IP address per listener.
+    pub max_connections_per_ip: usize,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        let d = net::ListenerLimits::default();
+        Self { max_connections: d.max_connections, max_connections_per_ip: d.max_per_ip }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSection {
+    /// A tracing filter, e.g. `info,smtp=debug,store=warn`; `RUST_LOG`
+    /// overrides it.
+    pub filter: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self { filter: "info".to_owned() }
+    }
+}
+
+impl Config {
+    /// Reads `path`, or returns the defaults when there is none.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let config = match path {
+            None => Config::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("in {}", path.display()))?
+            }
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        DomainName::parse(&self.main_domain).with_context(|| format!("main_domain {:?}", self.main_domain))?;
+        if self.queue.retry_schedule.is_empty() {
+            bail!("queue.retry_schedule must not be empty");
+        }
+        if self.queue.delivery_concurrency == 0 {
+            bail!("queue.delivery_concurrency must be at least 1");
+        }
+        if self.smtp.max_recipients == 0 {
+            bail!("smtp.max_recipients must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn main_domain(&self) -> DomainName {
+        DomainName::parse(&self.main_domain).expect("validated at load")
+    }
+
+    pub fn hostname(&self) -> String {
+        self.hostname.clone().unwrap_or_else(|| self.main_domain.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests;

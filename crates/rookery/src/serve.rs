@@ -1,0 +1,232 @@
+//! `rookery serve`: opens the data directory, starts every configured
+//! listener and the queue runner, and runs until SIGINT or SIGTERM.
+
+use crate::config::Config;
+use crate::first_start;
+use anyhow::{Context, bail};
+use cluster::SingleServer;
+use delivery::LocalDelivery;
+use directory::{Directory, EmbeddedDirectory};
+use net::{Listener, ListenerLimits, Session, TlsMode};
+use queue::{Queue, QueueConfig};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use store::{Durability, Store, StoreConfig};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub fn run(config_path: Option<&Path>, data: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut config = Config::load(config_path)?;
+    if let Some(data) = data {
+        config.data_dir = data;
+    }
+    init_tracing(&config.log.filter);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(config))
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// Everything the listeners share.
+struct Server {
+    config: Config,
+    directory: Arc<dyn Directory>,
+    store: Arc<Store>,
+    queue: Arc<Queue>,
+    delivery: Arc<LocalDelivery>,
+    tls: tokio_rustls::TlsAcceptor,
+    limits: ListenerLimits,
+    shutdown: watch::Receiver<bool>,
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let data = config.data_dir.clone();
+    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    let _lock = lock_data_dir(&data)?;
+    let main_domain = config.main_domain();
+
+    let directory: Arc<dyn Directory> =
+        Arc::new(EmbeddedDirectory::open(&data.join("directory.redb")).context("opening the directory")?);
+    first_start::ensure_main_domain(directory.as_ref(), &main_domain, &data).await?;
+    let durability = if config.store.fsync { Durability::Fsync } else { Durability::Buffered };
+    let store = Arc::new(Store::open(&data.join("accounts"), StoreConfig { durability }).context("opening storage")?);
+    let queue = Arc::new(
+        Queue::open(QueueConfig {
+            dir: data.join("queue"),
+            fsync: config.store.fsync,
+            delivery_concurrency: config.queue.delivery_concurrency,
+            retry_schedule: config.queue.retry_schedule.clone(),
+            max_age: config.queue.max_age,
+        })
+        .context("opening the queue")?,
+    );
+    let delivery =
+        Arc::new(LocalDelivery::new(directory.clone(), store.clone(), Arc::new(SingleServer), main_domain.clone()));
+    let tls_config = net::TlsConfig {
+        cert_path: config.tls.cert.clone().unwrap_or_else(|| data.join("tls/cert.pem")),
+        key_path: config.tls.key.clone().unwrap_or_else(|| data.join("tls/key.pem")),
+    };
+    let tls = tls_config.load_or_create(&[config.hostname(), "localhost".to_owned()]).context("loading TLS")?;
+    let limits = ListenerLimits {
+        max_connections: config.limits.max_connections,
+        max_per_ip: config.limits.max_connections_per_ip,
+    };
+    let (stop, shutdown) = watch::channel(false);
+    let server = Arc::new(Server { config, directory, store, queue, delivery, tls, limits, shutdown });
+
+    let mut tasks = JoinSet::new();
+    server.start_smtp(&mut tasks).await?;
+    server.start_pop3(&mut tasks).await?;
+    server.start_admin(&mut tasks).await?;
+    let runner = server.clone();
+    tasks.spawn(async move {
+        let transport: Arc<dyn queue::Transport> = runner.delivery.clone();
+        runner.queue.run(transport, runner.shutdown.clone()).await;
+    });
+    println!("rookery: ready (data in {})", data.display());
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("some tasks did not stop within 15 s");
+    }
+    Ok(())
+}
+
+impl Server {
+    async fn listen<S, F>(
+        &self,
+        tasks: &mut JoinSet<()>,
+        protocol: &'static str,
+        addrs: &[SocketAddr],
+        tls: TlsMode,
+        busy_reply: &'static [u8],
+        new_session: F,
+    ) -> anyhow::Result<()>
+    where
+        S: Session + 'static,
+        F: Fn(net::ConnInfo) -> S + Clone + Send + Sync + 'static,
+    {
+        for &addr in addrs {
+            let listener = Listener::bind(addr, protocol, tls.clone(), self.limits.clone(), busy_reply)
+                .await
+                .with_context(|| format!("{protocol}: cannot listen on {addr}"))?;
+            println!("rookery: {protocol} listening on {}", listener.local_addr()?);
+            tasks.spawn(listener.run(new_session.clone(), self.shutdown.clone()));
+        }
+        Ok(())
+    }
+
+    async fn start_smtp(&self, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
+        let services = Arc::new(smtp::SmtpServices { delivery: self.delivery.clone(), queue: self.queue.clone() });
+        const BUSY: &[u8] = b"421 4.7.0 too many connections, try again later\r\n";
+        let c = &self.config;
+        let base = smtp::SmtpConfig {
+            hostname: c.hostname(),
+            max_message_size: c.smtp.max_message_size,
+            max_recipients: c.smtp.max_recipients,
+            max_errors: c.smtp.max_errors,
+            idle_timeout: c.smtp.idle_timeout,
+            allow_plaintext_auth_on_loopback: c.submission.allow_plaintext_auth_on_loopback,
+            allow_plaintext_auth: c.submission.allow_plaintext_auth,
+            ..smtp::SmtpConfig::default()
+        };
+        let roles = [
+            ("smtp", smtp::Role::Mx, &c.smtp.listen, TlsMode::StartTls(self.tls.clone())),
+            ("submission", smtp::Role::Submission, &c.submission.listen, TlsMode::StartTls(self.tls.clone())),
+            ("submissions", smtp::Role::Submission, &c.submission.listen_tls, TlsMode::Implicit(self.tls.clone())),
+            ("lmtp", smtp::Role::Lmtp, &c.lmtp.listen, TlsMode::Off),
+        ];
+        for (protocol, role, addrs, tls) in roles {
+            let config = Arc::new(smtp::SmtpConfig { role, ..base.clone() });
+            let services = services.clone();
+            let new_session = move |conn| smtp::SmtpSession::new(config.clone(), services.clone(), conn);
+            self.listen(tasks, protocol, addrs, tls, BUSY, new_session).await?;
+        }
+        Ok(())
+    }
+
+    async fn start_pop3(&self, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
+        let services = Arc::new(pop3::Pop3Services {
+            directory: self.directory.clone(),
+            store: self.store.clone(),
+            locator: Arc::new(SingleServer),
+        });
+        let c = &self.config.pop3;
+        let config = Arc::new(pop3::Pop3Config {
+            main_domain: self.config.main_domain(),
+            idle_timeout: c.idle_timeout,
+            allow_plaintext_auth_on_loopback: c.allow_plaintext_auth_on_loopback,
+            allow_plaintext_auth: c.allow_plaintext_auth,
+            ..pop3::Pop3Config::default()
+        });
+        const BUSY: &[u8] = b"-ERR [SYS/TEMP] too many connections, try again later\r\n";
+        for (protocol, addrs, tls) in [
+            ("pop3", &c.listen, TlsMode::StartTls(self.tls.clone())),
+            ("pop3s", &c.listen_tls, TlsMode::Implicit(self.tls.clone())),
+        ] {
+            let (config, services) = (config.clone(), services.clone());
+            let new_session = move |conn| pop3::Pop3Session::new(config.clone(), services.clone(), conn);
+            self.listen(tasks, protocol, addrs, tls, BUSY, new_session).await?;
+        }
+        Ok(())
+    }
+
+    async fn start_admin(&self, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
+        let services = Arc::new(web::AdminServices {
+            directory: self.directory.clone(),
+            store: self.store.clone(),
+            queue: self.queue.clone(),
+            main_domain: self.config.main_domain(),
+        });
+        for &addr in &self.config.admin.listen {
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.with_context(|| format!("admin: cannot listen on {addr}"))?;
+            println!("rookery: admin listening on http://{}", listener.local_addr()?);
+            let (services, shutdown) = (services.clone(), self.shutdown.clone());
+            tasks.spawn(async move {
+                if let Err(e) = web::serve_admin(listener, services, shutdown).await {
+                    tracing::error!(target: "web::admin", error = %e, "admin listener failed");
+                }
+            });
+        }
+        Ok(())
+    }
+}
+
+/// One server per data directory: a second one would corrupt it.
+fn lock_data_dir(data: &Path) -> anyhow::Result<std::fs::File> {
+    let path = data.join("rookery.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            bail!("another rookery is running on {} (lock {})", data.display(), path.display())
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

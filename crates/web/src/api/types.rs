@@ -1,0 +1,44 @@
+//! Request and response bodies.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NewDomain {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NewAccount {
+    pub name: String,
+    pub password: String,
+    /// Bytes; absent or null: unlimited.
+    #[serde(default)]
+    pub quota_bytes: Option<u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NewPassword {
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NewQuota {
+    pub quota_bytes: Option<u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NewAlias {
+    pub alias: String,
+    pub target: String,
+}
+
+/// `rookery account show`: the directory record with storage usage.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AccountDetail {
+    pub name: String,
+    pub quota_bytes: Option<u64>,
+    pub used_bytes: u64,
+    pub messages: u64,
+    pub created: u64,
+    pub aliases: Vec<String>,
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every check and test, as CI does. Installs what a fresh Debian
+# machine lacks (needs root or sudo for apt-get), then: rustfmt, clippy,
+# the whole test suite with cargo-nextest (real sockets, real clients),
+# and the doc tests.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+apt_install() {
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"
+}
+
+missing=()
+command -v swaks >/dev/null 2>&1 || missing+=(swaks)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing: ${missing[*]}"
+    apt_install "${missing[@]}"
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "== installing cargo-nextest"
+    cargo install --locked cargo-nextest
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== tests"
+cargo nextest run --workspace --no-fail-fast
+echo "== doc tests"
+cargo test --workspace --doc --quiet
