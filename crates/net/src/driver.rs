@@ -14,6 +14,11 @@ use tokio_rustls::TlsAcceptor;
 pub enum Step {
     /// Read more input.
     Continue,
+    /// Write the pending replies, then call `input` again before reading:
+    /// commands are still buffered, but the replies so far are large
+    /// enough that they must go out first (a pipelined run of RETRs must
+    /// not pile every message up in memory).
+    Flush,
     /// Write the pending replies, then start TLS (STARTTLS, STLS). Input
     /// buffered before the handshake is discarded (RFC 3207 §4.2).
     StartTls,
@@ -139,6 +144,10 @@ pub async fn drive<S: Session>(stream: TcpStream, mut session: S, tls: TlsMode, 
                         return;
                     }
                 }
+            }
+            Step::Flush => {
+                step = session.input(&mut input, &mut out).await;
+                continue;
             }
             Step::Continue => {}
         }

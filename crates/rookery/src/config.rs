@@ -174,7 +174,7 @@ pub struct QueueSection {
     /// Deliveries in progress at once.
     pub delivery_concurrency: usize,
     /// Waits between attempts for a deferred recipient; the last repeats.
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "duration_list")]
     pub retry_schedule: Vec<Duration>,
     /// A recipient still deferred after this long fails for good.
     #[serde(with = "humantime_serde")]
@@ -234,6 +234,12 @@ impl Default for LogSection {
     fn default() -> Self {
         Self { filter: "info".to_owned() }
     }
+}
+
+/// A list of humantime durations (`["1m", "5m"]`).
+fn duration_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    let list: Vec<humantime_serde::Serde<Duration>> = Deserialize::deserialize(d)?;
+    Ok(list.into_iter().map(|d| d.into_inner()).collect())
 }
 
 impl Config {

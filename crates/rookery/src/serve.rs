@@ -137,6 +137,7 @@ impl Server {
             max_recipients: c.smtp.max_recipients,
             max_errors: c.smtp.max_errors,
             idle_timeout: c.smtp.idle_timeout,
+            data_timeout: c.smtp.idle_timeout,
             allow_plaintext_auth_on_loopback: c.submission.allow_plaintext_auth_on_loopback,
             allow_plaintext_auth: c.submission.allow_plaintext_auth,
             ..smtp::SmtpConfig::default()
