@@ -73,6 +73,9 @@ def main():
     deadline = time.time() + 20
     while True:
         pop = poplib.POP3(*hostport(a.pop3), timeout=30)
+        caps = pop.capa()
+        for cap in ("UIDL", "TOP", "USER", "RESP-CODES", "STLS", "SASL"):
+            assert cap in caps, f"CAPA lacks {cap}: {caps}"
         pop.user(a.user)
         pop.pass_(a.password)
         count, _ = pop.stat()
@@ -81,9 +84,6 @@ def main():
         pop.quit()
         time.sleep(0.05)
     assert count == 2, f"expected 2 messages, found {count}"
-    caps = pop.capa()
-    for cap in ("UIDL", "TOP", "USER", "RESP-CODES"):
-        assert cap in caps, f"CAPA lacks {cap}: {caps}"
     subjects = {}
     for i in (1, 2):
         _, lines, _ = pop.retr(i)

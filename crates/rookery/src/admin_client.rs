@@ -91,7 +91,12 @@ pub enum AdminCommand {
     Queue(QueueCommand),
 }
 
-pub fn run(config: Option<&Path>, data: Option<PathBuf>, options: AdminOptions, command: AdminCommand) -> anyhow::Result<()> {
+pub fn run(
+    config: Option<&Path>,
+    data: Option<PathBuf>,
+    options: AdminOptions,
+    command: AdminCommand,
+) -> anyhow::Result<()> {
     let config = Config::load(config)?;
     let client = Client::new(&config, data, &options)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -171,7 +176,13 @@ async fn execute(client: &Client, config: &Config, json: bool, command: AdminCom
         AdminCommand::Queue(QueueCommand::List) => {
             let entries: Vec<queue::QueueEntry> = client.get("/queue").await?;
             print_list(json, &entries, |e| {
-                format!("{}\t{} bytes\tfrom <{}>\tto {}", e.id, e.size, e.envelope.mail_from, e.envelope.recipients.join(", "))
+                format!(
+                    "{}\t{} bytes\tfrom <{}>\tto {}",
+                    e.id,
+                    e.size,
+                    e.envelope.mail_from,
+                    e.envelope.recipients.join(", ")
+                )
             })?;
         }
         AdminCommand::Queue(QueueCommand::Show { id }) => {
@@ -286,13 +297,19 @@ impl Client {
         self.send::<(), R>(Method::GET, path, None).await
     }
 
-    async fn send<B: Serialize, R: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> anyhow::Result<R> {
+    async fn send<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> anyhow::Result<R> {
         let url = format!("{}{}", self.base, path);
         let mut request = self.http.request(method, &url).basic_auth(&self.user, Some(&self.password));
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.with_context(|| format!("cannot reach the admin endpoint at {}", self.base))?;
+        let response =
+            request.send().await.with_context(|| format!("cannot reach the admin endpoint at {}", self.base))?;
         let status = response.status();
         let bytes = response.bytes().await?;
         if !status.is_success() {

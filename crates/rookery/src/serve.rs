@@ -93,10 +93,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = stop.send(true);
-    let drained = tokio::time::timeout(std::time::Duration::from_secs(15), async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
+    let drained =
+        tokio::time::timeout(std::time::Duration::from_secs(15), async { while tasks.join_next().await.is_some() {} })
+            .await;
     if drained.is_err() {
         tracing::warn!("some tasks did not stop within 15 s");
     }

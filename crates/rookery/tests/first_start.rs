@@ -67,10 +67,7 @@ fn admin_errors_are_clear() {
     assert!(err(&["domain", "add", "not_a_domain"]).contains("bad name"));
     assert!(err(&["alias", "add", "carol@test.example", "carol@test.example"]).contains("already an account"));
     assert!(err(&["queue", "show", "zz"]).contains("bad queue id"));
-    let wrong = server
-        .admin_command(&["--admin-password", "wrong", "domain", "list"])
-        .output()
-        .unwrap();
+    let wrong = server.admin_command(&["--admin-password", "wrong", "domain", "list"]).output().unwrap();
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("refused the credentials"));
 }

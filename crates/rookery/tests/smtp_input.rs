@@ -3,8 +3,8 @@
 //! partial message reaches a mailbox.
 mod common;
 
-use testkit::{SmtpClient, TestServer, TestServerOptions, wait_for};
 use std::time::Duration;
+use testkit::{SmtpClient, TestServer, TestServerOptions, wait_for};
 
 fn connect(server: &TestServer) -> SmtpClient {
     let mut c = SmtpClient::connect(server.ports.smtp()).unwrap();
@@ -50,10 +50,7 @@ fn recipients_are_classified_at_rcpt() {
 
 #[test]
 fn size_limits_at_mail_and_after_data() {
-    let server = common::server_with(TestServerOptions {
-        extra_config: String::new(),
-        ..TestServerOptions::default()
-    });
+    let server = common::server_with(TestServerOptions { extra_config: String::new(), ..TestServerOptions::default() });
     let alice = common::account(&server, "alice");
     let mut c = connect(&server);
     let too_big = c.command("MAIL FROM:<x@remote.example> SIZE=999999999999").unwrap();

@@ -20,9 +20,19 @@ fn swaks_starttls_auth_login_submits_to_local_and_remote() {
     let out = swaks(
         &server,
         &[
-            "--tls", "--auth", "LOGIN", "--auth-user", &bob, "--auth-password", "pw-bob",
-            "--from", &bob, "--to", &format!("{alice},friend@remote.example"),
-            "--header", "Subject: from swaks",
+            "--tls",
+            "--auth",
+            "LOGIN",
+            "--auth-user",
+            &bob,
+            "--auth-password",
+            "pw-bob",
+            "--from",
+            &bob,
+            "--to",
+            &format!("{alice},friend@remote.example"),
+            "--header",
+            "Subject: from swaks",
         ],
     );
     let text = String::from_utf8_lossy(&out.stdout);
@@ -43,7 +53,8 @@ fn swaks_starttls_auth_login_submits_to_local_and_remote() {
 fn wrong_password_gets_535() {
     let server = common::server();
     let bob = common::account(&server, "bob");
-    let out = swaks(&server, &["--tls", "--auth", "PLAIN", "--auth-user", &bob, "--auth-password", "nope", "--to", &bob]);
+    let out =
+        swaks(&server, &["--tls", "--auth", "PLAIN", "--auth-user", &bob, "--auth-password", "nope", "--to", &bob]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
     assert!(text.contains("535 5.7.8"), "{text}");

@@ -5,11 +5,37 @@
 //! copied to another server or opened from shared storage by another
 //! cluster member). This crate knows nothing of protocols, the directory
 //! or the network; callers pass in what policy needs (the quota limit).
+//! It must not read configuration files or the environment.
+//!
+//! On disk (see `layout.rs`): per account a metadata journal of
+//! CRC32-framed transactions over a snapshot, and message bytes in
+//! append-only segment files. In memory: the committed metadata behind a
+//! lock that readers hold only briefly; writers are serialised per account
+//! and group-committed (`commit.rs`).
 #![forbid(unsafe_code)]
 
+mod account;
+mod blobs;
+mod cache;
+mod codec;
+mod commit;
+mod flags;
+mod ids;
+mod journal;
+mod layout;
+mod meta;
+mod names;
+mod ops;
+mod plan;
+mod snapshot;
+
+use account::Inner;
 use bytes::Bytes;
+use plan::{Reply, Request};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio::sync::watch;
 use types::{AccountName, MailboxId, ModSeq, Uid, UidValidity};
 
 /// How hard the store tries to reach the disk before it answers.
@@ -25,6 +51,41 @@ pub enum Durability {
 #[derive(Debug, Clone, Default)]
 pub struct StoreConfig {
     pub durability: Durability,
+}
+
+/// Sizes and thresholds of the storage format; the defaults suit
+/// production, tests shrink them to exercise snapshots and compaction.
+#[derive(Debug, Clone)]
+pub struct StoreLimits {
+    /// A segment file takes new message bytes until it would grow past
+    /// this; then a new segment starts.
+    pub segment_bytes: u64,
+    /// The journal is folded into a new snapshot once it is larger than
+    /// this and than `journal_snapshot_ratio` times the last snapshot.
+    pub journal_min_bytes: u64,
+    pub journal_snapshot_ratio: u64,
+    /// How many delivery ids are remembered after their messages are gone
+    /// (ids of messages still present are always remembered).
+    pub recent_delivery_ids: usize,
+    /// Open accounts kept when no one uses them; beyond it unused ones are
+    /// closed.
+    pub open_accounts: usize,
+    /// Bytes of live messages compaction moves in one step between group
+    /// commits.
+    pub compaction_step_bytes: u64,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        StoreLimits {
+            segment_bytes: 64 << 20,
+            journal_min_bytes: 4 << 20,
+            journal_snapshot_ratio: 4,
+            recent_delivery_ids: 100_000,
+            open_accounts: 1000,
+            compaction_step_bytes: 8 << 20,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,127 +202,286 @@ pub struct MailboxSnapshot {
 
 /// The account storage of one server: a root directory holding one
 /// directory per account.
-pub struct Store {}
+pub struct Store {
+    root: PathBuf,
+    config: StoreConfig,
+    limits: StoreLimits,
+    cache: cache::Cache,
+}
 
 impl Store {
     /// Opens the store rooted at `root`, creating the directory if needed.
-    pub fn open(_root: &Path, _config: StoreConfig) -> Result<Store> {
-        todo!()
+    pub fn open(root: &Path, config: StoreConfig) -> Result<Store> {
+        Self::open_with_limits(root, config, StoreLimits::default())
+    }
+
+    /// [`Store::open`] with other format thresholds.
+    pub fn open_with_limits(root: &Path, config: StoreConfig, limits: StoreLimits) -> Result<Store> {
+        std::fs::create_dir_all(root)?;
+        let cache = cache::Cache::new(limits.open_accounts.max(1));
+        Ok(Store { root: root.to_owned(), config, limits, cache })
     }
 
     /// The account's directory, whether or not it exists yet.
-    pub fn account_dir(&self, _name: &AccountName) -> PathBuf {
-        todo!()
+    pub fn account_dir(&self, name: &AccountName) -> PathBuf {
+        layout::account_dir(&self.root, name)
     }
 
     /// Opens the account, creating its directory (with an INBOX) on first
     /// use, recovering it after a crash if needed. Handles are cached and
     /// shared: every caller gets the same `Arc` while any holds it.
-    pub async fn account(&self, _name: &AccountName) -> Result<Arc<Account>> {
-        todo!()
+    pub async fn account(&self, name: &AccountName) -> Result<Arc<Account>> {
+        self.cache.get_or_open(name, || self.open_account(name)).await
+    }
+
+    async fn open_account(&self, name: &AccountName) -> Result<Arc<Account>> {
+        let (dir, name, config, limits) =
+            (self.account_dir(name), name.clone(), self.config.clone(), self.limits.clone());
+        let inner = blocking(move || Inner::open(dir, name, &config, &limits)).await?;
+        let has_inbox = inner.meta.read().by_name.contains_key(names::INBOX);
+        let inner = Arc::new(inner);
+        if !has_inbox {
+            inner.submit(Request::EnsureInbox).await?;
+        }
+        Ok(Arc::new(Account { inner }))
+    }
+
+    /// Waits until no open account has a commit or a maintenance step
+    /// (snapshot, compaction) running: for an orderly shutdown, and for
+    /// tests that reopen the same files.
+    pub async fn wait_idle(&self) {
+        for account in self.cache.open_accounts() {
+            account.wait_idle().await;
+        }
     }
 
     /// Deletes the account's directory and everything in it.
-    pub async fn remove_account(&self, _name: &AccountName) -> Result<()> {
-        todo!()
+    pub async fn remove_account(&self, name: &AccountName) -> Result<()> {
+        if let Some(account) = self.cache.take(name) {
+            let inner = account.inner.clone();
+            blocking(move || {
+                inner.close_for_removal();
+                Ok(())
+            })
+            .await?;
+        }
+        let dir = self.account_dir(name);
+        let sync = self.config.durability == Durability::Fsync;
+        blocking(move || {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+            if let Some(parent) = dir.parent().filter(|_| sync) {
+                layout::sync_dir(parent)?;
+            }
+            Ok(())
+        })
+        .await
     }
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Io(std::io::Error::other(e)))?
 }
 
 /// One open account. All methods are safe to call concurrently; writes
 /// are serialised per account and committed in groups.
-pub struct Account {}
+pub struct Account {
+    inner: Arc<Inner>,
+}
 
 /// Held while a POP3 session has the account's mailbox open; a second
 /// attempt gets `None` from [`Account::try_lock_exclusive`] ([IN-USE]).
-pub struct ExclusiveGuard {}
+pub struct ExclusiveGuard {
+    inner: Arc<Inner>,
+}
+
+impl Drop for ExclusiveGuard {
+    fn drop(&mut self) {
+        self.inner.exclusive.store(false, Ordering::Release);
+    }
+}
+
+fn unexpected(reply: Reply) -> StoreError {
+    StoreError::Corrupt(format!("unexpected commit reply {reply:?}"))
+}
 
 impl Account {
     pub fn name(&self) -> &AccountName {
-        todo!()
+        &self.inner.name
+    }
+
+    /// Nothing but the handle itself refers to the account's state (no
+    /// commit running, no exclusive guard).
+    fn is_idle(&self) -> bool {
+        Arc::strong_count(&self.inner) == 1
     }
 
     /// Stores a delivered message durably (fsync) before returning.
     /// Fails with [`StoreError::QuotaExceeded`] when it would not fit.
-    pub async fn deliver(&self, _delivery: Delivery) -> Result<DeliveryOutcome> {
-        todo!()
+    pub async fn deliver(&self, delivery: Delivery) -> Result<DeliveryOutcome> {
+        let crc = crc32fast::hash(&delivery.body);
+        match self.inner.submit(Request::Deliver { delivery, crc }).await? {
+            Reply::Delivered(outcome) => Ok(outcome),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// IMAP APPEND: stores `body` in an existing mailbox, durably.
     pub async fn append(
         &self,
-        _mailbox: &str,
-        _body: Bytes,
-        _flags: Vec<Flag>,
-        _internal_date: i64,
-        _quota_bytes: Option<u64>,
+        mailbox: &str,
+        body: Bytes,
+        flags: Vec<Flag>,
+        internal_date: i64,
+        quota_bytes: Option<u64>,
     ) -> Result<(UidValidity, Uid)> {
-        todo!()
+        let crc = crc32fast::hash(&body);
+        let request = Request::Append { mailbox: mailbox.to_owned(), body, crc, flags, internal_date, quota_bytes };
+        match self.inner.submit(request).await? {
+            Reply::Appended(uid_validity, uid) => Ok((uid_validity, uid)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Waits until no commit or maintenance step of this account runs.
+    pub async fn wait_idle(&self) {
+        self.inner.wait_idle().await;
     }
 
     pub fn usage(&self) -> Usage {
-        todo!()
+        self.inner.meta.read().usage
     }
 
+    /// Every mailbox, by name.
     pub fn mailboxes(&self) -> Vec<MailboxInfo> {
-        todo!()
+        self.inner.meta.read().infos()
     }
 
-    pub fn snapshot(&self, _mailbox: &str) -> Result<MailboxSnapshot> {
-        todo!()
+    /// One mailbox's counters (STATUS) without its message list.
+    pub fn status(&self, mailbox: &str) -> Result<MailboxInfo> {
+        let name = names::normalize(mailbox)?;
+        let meta = self.inner.meta.read();
+        let mb = meta.mailbox_by_name(&name).ok_or(StoreError::NoSuchMailbox(name))?;
+        Ok(meta.info(mb))
+    }
+
+    pub fn snapshot(&self, mailbox: &str) -> Result<MailboxSnapshot> {
+        let name = names::normalize(mailbox)?;
+        let meta = self.inner.meta.read();
+        let mb = meta.mailbox_by_name(&name).ok_or(StoreError::NoSuchMailbox(name))?;
+        Ok(meta.snapshot(mb))
+    }
+
+    /// A counter that moves after every committed change to the account,
+    /// for IMAP IDLE and NOTIFY: wait on `changed()`, then look again.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.inner.changes.subscribe()
     }
 
     /// The message's bytes exactly as stored.
-    pub async fn read(&self, _mailbox: MailboxId, _uid: Uid) -> Result<Bytes> {
-        todo!()
+    pub async fn read(&self, mailbox: MailboxId, uid: Uid) -> Result<Bytes> {
+        self.inner.read(mailbox, uid).await
     }
 
-    pub async fn create_mailbox(&self, _name: &str) -> Result<MailboxId> {
-        todo!()
+    /// Creates the mailbox and any missing superiors (RFC 9051 §6.3.4).
+    pub async fn create_mailbox(&self, name: &str) -> Result<MailboxId> {
+        match self.inner.submit(Request::CreateMailbox(name.to_owned())).await? {
+            Reply::Mailbox(id) => Ok(id),
+            other => Err(unexpected(other)),
+        }
     }
 
-    /// INBOX cannot be deleted.
-    pub async fn delete_mailbox(&self, _name: &str) -> Result<()> {
-        todo!()
+    /// INBOX cannot be deleted. Inferiors are kept (RFC 9051 §6.3.5);
+    /// subscriptions are kept too (§6.3.9).
+    pub async fn delete_mailbox(&self, name: &str) -> Result<()> {
+        self.done(Request::DeleteMailbox(name.to_owned())).await
     }
 
-    pub async fn rename_mailbox(&self, _from: &str, _to: &str) -> Result<()> {
-        todo!()
+    /// Renames the mailbox and its inferiors, creating missing superiors of
+    /// the new name; subscriptions follow. Renaming INBOX moves its
+    /// messages into a new mailbox and leaves INBOX empty (RFC 9051 §6.3.6).
+    pub async fn rename_mailbox(&self, from: &str, to: &str) -> Result<()> {
+        self.done(Request::Rename { from: from.to_owned(), to: to.to_owned() }).await
     }
 
-    pub async fn set_subscribed(&self, _name: &str, _subscribed: bool) -> Result<()> {
-        todo!()
+    /// Subscribing needs an existing mailbox; unsubscribing any name works.
+    pub async fn set_subscribed(&self, name: &str, subscribed: bool) -> Result<()> {
+        self.done(Request::Subscribe { name: name.to_owned(), subscribed }).await
+    }
+
+    async fn done(&self, request: Request) -> Result<()> {
+        match self.inner.submit(request).await? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Changes flags; with `unchanged_since` (CONDSTORE) messages modified
     /// after it are left alone and returned in the second list.
+    ///
+    /// The first list has every other given message that exists, with its
+    /// flags and modseq after the change; messages whose flags did not
+    /// change keep their modseq (RFC 7162 §3.2). UIDs that do not exist
+    /// are ignored.
     pub async fn set_flags(
         &self,
-        _mailbox: MailboxId,
-        _uids: &[Uid],
-        _op: FlagOp,
-        _flags: &[Flag],
-        _unchanged_since: Option<ModSeq>,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: &[Flag],
+        unchanged_since: Option<ModSeq>,
     ) -> Result<(Vec<MessageMeta>, Vec<Uid>)> {
-        todo!()
+        let request = Request::SetFlags { mailbox, uids: uids.to_vec(), op, flags: flags.to_vec(), unchanged_since };
+        match self.inner.submit(request).await? {
+            Reply::Flags(changed, failed) => Ok((changed, failed)),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Removes messages durably; returns the UIDs actually removed.
-    pub async fn expunge(&self, _mailbox: MailboxId, _uids: &[Uid]) -> Result<Vec<Uid>> {
-        todo!()
+    pub async fn expunge(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<Uid>> {
+        match self.inner.submit(Request::Expunge { mailbox, uids: uids.to_vec() }).await? {
+            Reply::Expunged(uids) => Ok(uids),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Copies messages without copying their bytes; returns (old, new)
-    /// UID pairs for COPYUID.
-    pub async fn copy(&self, _from: MailboxId, _uids: &[Uid], _to: MailboxId) -> Result<Vec<(Uid, Uid)>> {
-        todo!()
+    /// UID pairs for COPYUID. The quota is not checked: a copy takes no
+    /// new space on disk.
+    pub async fn copy(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<Vec<(Uid, Uid)>> {
+        self.copy_or_move(from, uids, to, false).await
     }
 
     /// Copy and expunge in one durable step (RFC 6851).
-    pub async fn move_messages(&self, _from: MailboxId, _uids: &[Uid], _to: MailboxId) -> Result<Vec<(Uid, Uid)>> {
-        todo!()
+    pub async fn move_messages(&self, from: MailboxId, uids: &[Uid], to: MailboxId) -> Result<Vec<(Uid, Uid)>> {
+        self.copy_or_move(from, uids, to, true).await
+    }
+
+    async fn copy_or_move(
+        &self,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+        expunge: bool,
+    ) -> Result<Vec<(Uid, Uid)>> {
+        match self.inner.submit(Request::Copy { from, uids: uids.to_vec(), to, expunge }).await? {
+            Reply::Copied(pairs) => Ok(pairs),
+            other => Err(unexpected(other)),
+        }
     }
 
     pub fn try_lock_exclusive(&self) -> Option<ExclusiveGuard> {
-        todo!()
+        self.inner
+            .exclusive
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| ExclusiveGuard { inner: self.inner.clone() })
     }
 }
+
+#[cfg(test)]
+mod tests;

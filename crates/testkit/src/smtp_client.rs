@@ -35,11 +35,16 @@ impl SmtpClient {
         Ok(String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_owned())
     }
 
-    /// Reads a complete SMTP reply (all `NNN-` lines and the final `NNN `).
+    /// Reads a complete SMTP reply (all `NNN-` lines and the final `NNN `);
+    /// empty when the server has closed the connection.
     pub fn reply(&mut self) -> std::io::Result<String> {
         let mut all = String::new();
         loop {
             let line = self.read_line()?;
+            if line.is_empty() {
+                // End of stream: whatever came before, or "" if nothing.
+                return Ok(all);
+            }
             all.push_str(&line);
             all.push('\n');
             if line.len() < 4 || line.as_bytes()[3] != b'-' {
