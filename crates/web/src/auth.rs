@@ -19,7 +19,8 @@ pub async fn require_admin(State(services): State<Arc<AdminServices>>, request: 
 async fn check(services: &AdminServices, header: Option<String>) -> Result<(), ApiError> {
     let header = header.ok_or(ApiError::Unauthorized)?;
     let encoded = header.strip_prefix("Basic ").ok_or(ApiError::Unauthorized)?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| ApiError::Unauthorized)?;
+    let decoded =
+        base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| ApiError::Unauthorized)?;
     let decoded = String::from_utf8(decoded).map_err(|_| ApiError::Unauthorized)?;
     let (user, password) = decoded.split_once(':').ok_or(ApiError::Unauthorized)?;
     let user = AccountName::parse(user, Some(&services.main_domain)).map_err(|_| ApiError::Unauthorized)?;

@@ -37,7 +37,8 @@ pub async fn show(
     Path(name): Path<String>,
 ) -> Result<Json<AccountDetail>, ApiError> {
     let name = account_name(&s, &name)?;
-    let record = s.directory.account(&name).await?.ok_or_else(|| ApiError::NotFound(format!("unknown account {name}")))?;
+    let record =
+        s.directory.account(&name).await?.ok_or_else(|| ApiError::NotFound(format!("unknown account {name}")))?;
     let usage = s.store.account(&name).await?.usage();
     let aliases = s.directory.aliases_of(&name).await?.iter().map(ToString::to_string).collect();
     Ok(Json(AccountDetail {
