@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use testkit::{SmtpClient, wait_for};
 
 const SENDERS: usize = 8;
-const ROUNDS: usize = 6;
+const ROUNDS: usize = 8;
 
 fn body(id: u64) -> String {
     let filler: String = (0..100).map(|i| format!("line {i:03} of message {id:08} ........................................................................................\r\n")).collect();
@@ -116,7 +116,7 @@ fn acknowledged_mail_survives_repeated_kill_9() {
         let before = acked.lock().unwrap().len();
         let started = Instant::now();
         wait_for(Duration::from_secs(30), "some acknowledgements", || {
-            (acked.lock().unwrap().len() >= before + 20).then_some(())
+            (acked.lock().unwrap().len() >= before + 50 + 40 * round).then_some(())
         });
         std::thread::sleep(Duration::from_millis(37 * round as u64 % 150));
         server.kill();
