@@ -611,3 +611,23 @@ async fn account_served_elsewhere_is_refused_for_now() {
     c.ok("USER alice").await;
     assert_eq!(c.err(&format!("PASS {PASSWORD}")).await, "-ERR [SYS/TEMP] account is unavailable, try again later\r\n");
 }
+
+#[tokio::test]
+async fn pipelined_retrs_flush_before_a_megabyte_piles_up() {
+    let h = Harness::new().await;
+    let big = format!(
+        "Subject: big\r\n\r\n{}",
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n".repeat(9000)
+    );
+    for _ in 0..3 {
+        h.deliver(ALICE, &big).await;
+    }
+    let mut c = h.logged_in().await;
+    let (first, step) = c.send("RETR 1\r\nRETR 2\r\nRETR 3\r\nNOOP\r\n").await;
+    assert_eq!(step, Step::Flush, "two 576 KB messages pass the 1 MiB mark");
+    assert_eq!(first.matches("+OK ").count(), 2);
+    let (rest, step) = c.send("").await;
+    assert_eq!(step, Step::Continue);
+    assert_eq!(rest.matches("+OK").count(), 2, "RETR 3 and NOOP");
+    assert!(c.input.is_empty());
+}
