@@ -1,0 +1,206 @@
+//! Dovecot, the peer: a private `dovecot -F` with its own configuration,
+//! runtime directory, log and maildirs in a temporary directory, LMTP and
+//! POP3 on free loopback ports. [`Dovecot`] stops it when dropped. It never
+//! touches the system instance (`/etc/dovecot`, `/run/dovecot`).
+//!
+//! Durability stays at Dovecot's default, `mail_fsync = optimized`: LMTP
+//! fsyncs each message file and fdatasyncs the maildir's `new/` before its
+//! 250; the index files are not fsynced.
+
+use anyhow::{Context, bail};
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The Unix user and group that own the mail (Debian's `nobody`/`nogroup`).
+const MAIL_USER: &str = "nobody";
+const MAIL_GROUP: &str = "nogroup";
+/// The password every account has (static passdb).
+pub const PASSWORD: &str = "pw";
+
+/// A running private Dovecot.
+pub struct Dovecot {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    pub lmtp: SocketAddr,
+    pub pop3: SocketAddr,
+}
+
+impl Dovecot {
+    /// Writes the configuration and starts `binary -F -c <conf>`; returns
+    /// once both listeners accept connections.
+    pub async fn start(binary: &Path) -> anyhow::Result<Dovecot> {
+        let dir = tempfile::Builder::new().prefix("bench-dovecot-").tempdir()?;
+        // Dovecot's login and mail processes run as other users: they must
+        // reach their directories below this one.
+        set_mode(dir.path(), 0o755)?;
+        for sub in ["run", "state", "mail"] {
+            std::fs::create_dir(dir.path().join(sub))?;
+        }
+        let uid = numeric_id("/etc/passwd", MAIL_USER)?;
+        let gid = numeric_id("/etc/group", MAIL_GROUP)?;
+        std::os::unix::fs::chown(dir.path().join("mail"), Some(uid), Some(gid))?;
+        let lmtp = free_port()?;
+        let pop3 = free_port()?;
+        let config = dir.path().join("dovecot.conf");
+        std::fs::write(&config, config_text(dir.path(), lmtp, pop3))?;
+        let stderr = std::fs::File::create(dir.path().join("stderr"))?;
+        let child = Command::new(binary)
+            .arg("-F")
+            .arg("-c")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            // Its own process group: a ctrl-c at the terminal reaches only
+            // the bench, whose guard then stops Dovecot in order.
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut dovecot = Dovecot { dir, child: Some(child), lmtp, pop3 };
+        dovecot.wait_ready().await?;
+        Ok(dovecot)
+    }
+
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().transpose()) {
+                bail!("dovecot exited ({}) at start:\n{}", status?, self.diagnostics());
+            }
+            let lmtp = tokio::net::TcpStream::connect(self.lmtp).await;
+            let pop3 = tokio::net::TcpStream::connect(self.pop3).await;
+            if lmtp.is_ok() && pop3.is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("dovecot did not listen within 20 s:\n{}", self.diagnostics());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Dovecot's stderr and the end of its log, for error messages.
+    pub fn diagnostics(&self) -> String {
+        let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        let log = read("dovecot.log");
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!("--- stderr\n{}--- log (last lines)\n{}", read("stderr"), tail.join("\n"))
+    }
+
+    /// Messages in `account`'s INBOX, counted in the maildir.
+    pub fn message_count(&self, account: &str) -> anyhow::Result<u64> {
+        let maildir = self.mail_dir(account);
+        let mut count = 0;
+        for sub in ["new", "cur"] {
+            match std::fs::read_dir(maildir.join(sub)) {
+                Ok(entries) => count += entries.count() as u64,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error).with_context(|| format!("reading {}", maildir.display())),
+            }
+        }
+        Ok(count)
+    }
+
+    pub fn mail_dir(&self, account: &str) -> PathBuf {
+        self.dir.path().join("mail").join(account)
+    }
+
+    /// SIGTERM to the master (which stops its children), SIGKILL if it
+    /// has not exited after five seconds.
+    fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The whole configuration: no `!include`, nothing read from /etc/dovecot.
+fn config_text(dir: &Path, lmtp: SocketAddr, pop3: SocketAddr) -> String {
+    let dir = dir.display();
+    format!(
+        r#"# Written by rookery's bench: a private Dovecot for one benchmark run.
+instance_name = bench-dovecot
+base_dir = {dir}/run
+state_dir = {dir}/state
+log_path = {dir}/dovecot.log
+protocols = lmtp pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+default_login_user = dovenull
+default_internal_user = dovecot
+mail_location = maildir:{dir}/mail/%u
+# The default, stated: fsync each delivered message before the reply.
+mail_fsync = optimized
+
+passdb {{
+  driver = static
+  args = password={PASSWORD}
+}}
+userdb {{
+  driver = static
+  args = uid={MAIL_USER} gid={MAIL_GROUP} home={dir}/mail/%u allow_all_users=yes
+}}
+
+service lmtp {{
+  inet_listener lmtp {{
+    address = {lmtp_ip}
+    port = {lmtp_port}
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = {pop3_ip}
+    port = {pop3_port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+"#,
+        lmtp_ip = lmtp.ip(),
+        lmtp_port = lmtp.port(),
+        pop3_ip = pop3.ip(),
+        pop3_port = pop3.port(),
+    )
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> anyhow::Result<SocketAddr> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(())
+}
+
+/// The numeric id of `name` in `/etc/passwd` or `/etc/group` (third field).
+fn numeric_id(file: &str, name: &str) -> anyhow::Result<u32> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+    text.lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields.first() == Some(&name))
+        .and_then(|fields| fields.get(2)?.parse().ok())
+        .with_context(|| format!("{name} is not in {file}"))
+}

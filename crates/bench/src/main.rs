@@ -1,0 +1,143 @@
+//! `bench`: runs the same load against Rookery and against Dovecot in one
+//! run and prints both figures with their ratio (DESIGN.md §10; results go
+//! in `BENCHMARKS.md`).
+//!
+//! It owns the load generator (`load`), the lifecycle of the two servers it
+//! measures (`rookery`, `dovecot`: each started on free loopback ports with
+//! temporary data and stopped at the end) and the report. It must never
+//! touch a server it did not start.
+#![forbid(unsafe_code)]
+
+mod dovecot;
+mod load;
+mod report;
+mod rookery;
+mod suite;
+
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Measures Rookery against Dovecot under the same load and prints the ratio.
+#[derive(Debug, Parser)]
+#[command(name = "bench")]
+struct Cli {
+    /// Which workload to run.
+    #[arg(value_enum)]
+    suite: SuiteName,
+    /// Small counts and one repetition: a smoke test that takes seconds.
+    #[arg(long)]
+    quick: bool,
+    /// Messages per delivery run, spread over all connections [default: 4000; quick: 200].
+    #[arg(long)]
+    messages: Option<usize>,
+    /// At most this many messages per connection, so that runs with few
+    /// connections stay short [default: 500; quick: 50].
+    #[arg(long)]
+    messages_per_connection: Option<usize>,
+    /// Accounts the delivery runs spread their messages over [default: 100; quick: 10].
+    #[arg(long)]
+    accounts: Option<usize>,
+    /// Concurrent connections of the delivery runs [default: 1,8,32; quick: 1,8].
+    #[arg(long, value_delimiter = ',')]
+    concurrency: Option<Vec<usize>>,
+    /// Accounts filled for the POP3 runs, one session each [default: 8].
+    #[arg(long)]
+    pop3_accounts: Option<usize>,
+    /// Messages in each POP3 account [default: 500; quick: 25].
+    #[arg(long)]
+    pop3_messages: Option<usize>,
+    /// Times each timed POP3 run retrieves every account [default: 25; quick: 1].
+    #[arg(long)]
+    pop3_passes: Option<usize>,
+    /// Concurrent POP3 sessions [default: 1,8].
+    #[arg(long, value_delimiter = ',')]
+    pop3_concurrency: Option<Vec<usize>>,
+    /// Repetitions per point; the table shows their median [default: 3; quick: 1].
+    #[arg(long)]
+    repetitions: Option<usize>,
+    /// Size of each message in bytes, headers included.
+    #[arg(long, default_value_t = 10 * 1024)]
+    message_size: usize,
+    /// Which servers to measure.
+    #[arg(long, value_enum, default_value_t = Servers::Both)]
+    servers: Servers,
+    /// The rookery binary [default: `rookery` next to this program, i.e. target/release/rookery].
+    #[arg(long)]
+    rookery_bin: Option<PathBuf>,
+    /// The dovecot binary.
+    #[arg(long, default_value = "/usr/sbin/dovecot")]
+    dovecot_bin: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SuiteName {
+    /// SMTP and LMTP delivery into mailboxes.
+    Delivery,
+    /// POP3 retrieval of filled mailboxes.
+    Pop3,
+    /// Both of the above.
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Servers {
+    Both,
+    Rookery,
+    Dovecot,
+}
+
+impl Cli {
+    fn settings(self) -> anyhow::Result<suite::Settings> {
+        let quick = self.quick;
+        let pick =
+            |value: Option<usize>, normal: usize, small: usize| value.unwrap_or(if quick { small } else { normal });
+        let rookery_bin = match (self.servers, self.rookery_bin) {
+            (Servers::Dovecot, _) => None,
+            (_, Some(path)) => Some(path),
+            (_, None) => Some(rookery::default_binary()?),
+        };
+        let settings = suite::Settings {
+            delivery: matches!(self.suite, SuiteName::Delivery | SuiteName::All),
+            pop3: matches!(self.suite, SuiteName::Pop3 | SuiteName::All),
+            messages: pick(self.messages, 4000, 200),
+            messages_per_connection: pick(self.messages_per_connection, 500, 50),
+            accounts: pick(self.accounts, 100, 10),
+            concurrency: self.concurrency.unwrap_or_else(|| if quick { vec![1, 8] } else { vec![1, 8, 32] }),
+            pop3_accounts: pick(self.pop3_accounts, 8, 8),
+            pop3_messages: pick(self.pop3_messages, 500, 25),
+            pop3_passes: pick(self.pop3_passes, 25, 1),
+            pop3_concurrency: self.pop3_concurrency.unwrap_or_else(|| vec![1, 8]),
+            repetitions: pick(self.repetitions, 3, 1),
+            message_size: self.message_size,
+            rookery_bin,
+            dovecot_bin: (self.servers != Servers::Rookery).then_some(self.dovecot_bin),
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+}
+
+// One thread for the load generator: it never takes both cores from the
+// servers it measures.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let result = match Cli::parse().settings() {
+        Ok(settings) => {
+            // Dropping the run on ctrl-c drops the server guards, which stop
+            // both servers and remove their temporary data.
+            tokio::select! {
+                result = suite::run(settings) => result,
+                _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+            }
+        }
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

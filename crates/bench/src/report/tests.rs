@@ -1,0 +1,27 @@
+use super::{Row, median, table};
+
+#[test]
+fn medians() {
+    let cases: &[(&[f64], Option<f64>)] = &[
+        (&[], None),
+        (&[5.0], Some(5.0)),
+        (&[3.0, 1.0, 2.0], Some(2.0)),
+        (&[4.0, 1.0, 3.0, 2.0], Some(2.5)),
+        (&[10.0, 10.0, 1000.0], Some(10.0)),
+    ];
+    for (samples, expected) in cases {
+        assert_eq!(median(samples), *expected, "{samples:?}");
+    }
+}
+
+#[test]
+fn table_shows_ratio_target_and_missing_sides() {
+    let mut met = Row::new("delivery", 8, Some(2.0));
+    met.rookery = vec![300.0, 310.0, 290.0];
+    met.dovecot = vec![100.0, 150.0, 140.0];
+    let mut missing = Row::new("pop3", 1, Some(1.5));
+    missing.dovecot = vec![1000.0];
+    let text = table(&[met, missing]);
+    assert!(text.contains("| delivery | 8 | 300 | 140 | 2.14 | >= 2.0 met |"), "{text}");
+    assert!(text.contains("| pop3 | 1 | - | 1000 | - | >= 1.5 |"), "{text}");
+}

@@ -1,0 +1,112 @@
+//! Rookery, the server under test: the release binary started by
+//! `testkit::TestServer` (`rookery serve`, free loopback ports, temporary
+//! data, `[store] fsync = true`), and its JSON admin API for accounts and
+//! message counts.
+
+use anyhow::{Context, bail};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use testkit::{TestServer, TestServerOptions};
+use tokio::task::JoinSet;
+
+/// Account creations in flight (each hashes a password).
+const ACCOUNT_CONCURRENCY: usize = 4;
+
+/// `rookery` next to this program: `target/release/rookery` when the bench
+/// runs as `target/release/bench`.
+pub fn default_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the bench program")?;
+    let binary = exe.with_file_name("rookery");
+    if !binary.exists() {
+        bail!(
+            "{} does not exist: build it with `cargo build --release -p rookery`, or pass --rookery-bin",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+/// A running Rookery; stopped (SIGKILL) and its data removed when dropped.
+pub struct Rookery {
+    server: TestServer,
+    http: reqwest::Client,
+    api: String,
+    postmaster: String,
+    password: String,
+}
+
+impl Rookery {
+    pub async fn start(binary: &Path) -> anyhow::Result<Rookery> {
+        let binary = binary.to_str().context("the rookery path is not UTF-8")?.to_owned();
+        // TestServer waits for the "ready" line with blocking reads.
+        let server = tokio::task::spawn_blocking(move || TestServer::start_with(&binary, TestServerOptions::default()))
+            .await??;
+        let api = format!("http://{}/api/v1", server.ports.admin());
+        let postmaster = format!("postmaster@{}", server.main_domain());
+        let password = server.postmaster_password();
+        Ok(Rookery { server, http: reqwest::Client::new(), api, postmaster, password })
+    }
+
+    pub fn domain(&self) -> &str {
+        self.server.main_domain()
+    }
+
+    pub fn smtp(&self) -> SocketAddr {
+        self.server.ports.smtp()
+    }
+
+    pub fn lmtp(&self) -> SocketAddr {
+        self.server.ports.lmtp()
+    }
+
+    pub fn pop3(&self) -> SocketAddr {
+        self.server.ports.pop3()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.server.data_dir()
+    }
+
+    /// Creates `accounts` (no quota) through `POST /api/v1/accounts`.
+    pub async fn add_accounts(&self, accounts: &[String], password: &str) -> anyhow::Result<()> {
+        let mut requests = JoinSet::new();
+        for account in accounts {
+            if requests.len() >= ACCOUNT_CONCURRENCY {
+                requests.join_next().await.expect("a request is in flight")??;
+            }
+            let request = self
+                .http
+                .post(format!("{}/accounts", self.api))
+                .basic_auth(&self.postmaster, Some(&self.password))
+                .json(&serde_json::json!({ "name": account, "password": password, "quota_bytes": null }));
+            let account = account.clone();
+            requests.spawn(async move {
+                let response = request.send().await?;
+                if !response.status().is_success() {
+                    bail!("adding {account}: {} {}", response.status(), response.text().await.unwrap_or_default());
+                }
+                anyhow::Ok(())
+            });
+        }
+        while let Some(result) = requests.join_next().await {
+            result??;
+        }
+        Ok(())
+    }
+
+    /// The `messages` field of `GET /api/v1/accounts/{account}`.
+    pub async fn message_count(&self, account: &str) -> anyhow::Result<u64> {
+        let response = self
+            .http
+            .get(format!("{}/accounts/{account}", self.api))
+            .basic_auth(&self.postmaster, Some(&self.password))
+            .send()
+            .await
+            .with_context(|| format!("asking for {account}"))?;
+        if !response.status().is_success() {
+            bail!("asking for {account}: {}", response.status());
+        }
+        let detail: serde_json::Value = response.json().await?;
+        detail["messages"].as_u64().with_context(|| format!("no `messages` in {detail}"))
+    }
+}

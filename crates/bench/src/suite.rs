@@ -1,0 +1,147 @@
+//! The suites: start the servers, create and fill the accounts, measure
+//! each point `repetitions` times with the servers interleaved (so that
+//! noise from other work on the machine falls on both alike), and print
+//! the table of medians.
+
+mod delivery;
+mod pop3;
+
+use crate::dovecot::Dovecot;
+use crate::load::message::Message;
+use crate::report;
+use crate::rookery::Rookery;
+use anyhow::ensure;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+/// What to run, from the command line.
+pub struct Settings {
+    pub delivery: bool,
+    pub pop3: bool,
+    pub messages: usize,
+    pub messages_per_connection: usize,
+    pub accounts: usize,
+    pub concurrency: Vec<usize>,
+    pub pop3_accounts: usize,
+    pub pop3_messages: usize,
+    pub pop3_passes: usize,
+    pub pop3_concurrency: Vec<usize>,
+    pub repetitions: usize,
+    pub message_size: usize,
+    /// `None`: Rookery is not measured.
+    pub rookery_bin: Option<PathBuf>,
+    /// `None`: Dovecot is not measured.
+    pub dovecot_bin: Option<PathBuf>,
+}
+
+impl Settings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        ensure!(
+            self.messages > 0 && self.messages_per_connection > 0 && self.accounts > 0,
+            "--messages, --messages-per-connection and --accounts must be positive"
+        );
+        ensure!(
+            self.pop3_messages > 0 && self.pop3_accounts > 0,
+            "--pop3-messages and --pop3-accounts must be positive"
+        );
+        ensure!(self.repetitions > 0, "--repetitions must be positive");
+        ensure!(
+            self.concurrency.iter().chain(&self.pop3_concurrency).all(|&c| c > 0),
+            "concurrency levels must be positive"
+        );
+        Ok(())
+    }
+
+    /// One line saying what will be measured.
+    fn describe(&self) -> String {
+        let list = |levels: &[usize]| levels.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+        let mut parts = Vec::new();
+        if self.delivery {
+            parts.push(format!(
+                "delivery: {} messages per run (at most {} per connection) to {} accounts, concurrency {}",
+                self.messages,
+                self.messages_per_connection,
+                self.accounts,
+                list(&self.concurrency)
+            ));
+        }
+        if self.pop3 {
+            parts.push(format!(
+                "pop3: {} accounts x {} messages, {} pass(es) per run, concurrency {}",
+                self.pop3_accounts,
+                self.pop3_messages,
+                self.pop3_passes,
+                list(&self.pop3_concurrency)
+            ));
+        }
+        format!("{}; {} B messages, {} repetition(s)", parts.join("; "), self.message_size, self.repetitions)
+    }
+}
+
+/// The password of every benchmark account on both servers.
+const PASSWORD: &str = crate::dovecot::PASSWORD;
+
+/// The servers being measured; either may be absent (`--servers`).
+struct Servers {
+    rookery: Option<Rookery>,
+    dovecot: Option<Dovecot>,
+    /// The accounts' domain: Rookery's main domain (Dovecot takes any).
+    domain: String,
+    message: Arc<Message>,
+    /// Message-IDs stay unique over the whole run.
+    serial: Arc<AtomicU64>,
+}
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let message = Arc::new(Message::new(settings.message_size)?);
+    eprintln!("bench: {}", settings.describe());
+    let dovecot = match &settings.dovecot_bin {
+        Some(binary) => Some(Dovecot::start(binary).await?),
+        None => None,
+    };
+    let rookery = match &settings.rookery_bin {
+        Some(binary) => Some(Rookery::start(binary).await?),
+        None => None,
+    };
+    if let Some(dovecot) = &dovecot {
+        eprintln!(
+            "bench: dovecot lmtp {} pop3 {}, mail in {}",
+            dovecot.lmtp,
+            dovecot.pop3,
+            dovecot.mail_dir("").display()
+        );
+    }
+    if let Some(rookery) = &rookery {
+        eprintln!(
+            "bench: rookery smtp {} lmtp {} pop3 {}, data in {}",
+            rookery.smtp(),
+            rookery.lmtp(),
+            rookery.pop3(),
+            rookery.data_dir().display()
+        );
+    }
+    let domain = rookery
+        .as_ref()
+        .map_or_else(|| testkit::TestServerOptions::default().main_domain, |rookery| rookery.domain().to_owned());
+    let servers = Servers { rookery, dovecot, domain, message, serial: Arc::new(AtomicU64::new(1)) };
+    let mut rows = Vec::new();
+    if settings.delivery {
+        rows.extend(delivery::run(&settings, &servers).await?);
+    }
+    if settings.pop3 {
+        rows.extend(pop3::run(&settings, &servers).await?);
+    }
+    println!(
+        "\n{} B messages, median of {} repetition(s); ratio = rookery / dovecot\n",
+        settings.message_size, settings.repetitions
+    );
+    println!("{}", report::table(&rows));
+    Ok(())
+}
+
+/// Messages per second.
+fn rate(messages: usize, elapsed: Duration) -> f64 {
+    messages as f64 / elapsed.as_secs_f64()
+}
