@@ -62,6 +62,15 @@ fn size_limits_at_mail_and_after_data() {
     let full = c.command("RCPT TO:<small@test.example>").unwrap();
     assert!(full.starts_with("552 5.2.2") || full.starts_with("452 4.2.2"), "{full}");
     assert!(c.command(&format!("RCPT TO:<{alice}>")).unwrap().starts_with("250"));
+    c.command("RSET").unwrap();
+    // Without SIZE the quota is checked against the real size after DATA.
+    assert!(c.command("MAIL FROM:<x@remote.example>").unwrap().starts_with("250"));
+    assert!(c.command("RCPT TO:<small@test.example>").unwrap().starts_with("250"));
+    assert!(c.command("DATA").unwrap().starts_with("354"));
+    c.send(format!("Subject: big\r\n\r\n{}\r\n.\r\n", "z".repeat(500)).as_bytes()).unwrap();
+    let full = c.reply().unwrap();
+    assert!(full.starts_with("552 5.2.2"), "{full}");
+    assert_eq!(messages_of(&server, "small@test.example"), 0);
     c.command("QUIT").unwrap();
 }
 

@@ -82,9 +82,28 @@ impl SmtpSession {
         };
         if self.is_lmtp() {
             self.deliver_lmtp(*transaction, &body, &id, out).await;
+        } else if self.every_recipient_is_full(&transaction, body.len() as u64).await {
+            // Refused now rather than bounced later: the sender is still
+            // on the line. A message with any recipient that can take it
+            // is queued; the queue defers the full ones.
+            tracing::debug!(target: "smtp::data", %id, size, "every recipient's mailbox is full");
+            self.reject(out, 552, "5.2.2", "mailbox full");
         } else {
             self.enqueue(*transaction, body, &id, out).await;
         }
+    }
+
+    /// Whether every recipient is local and over quota with `size` more
+    /// bytes (the size may not have been declared at MAIL).
+    async fn every_recipient_is_full(&self, transaction: &Transaction, size: u64) -> bool {
+        for recipient in &transaction.recipients {
+            let Some(account) = &recipient.account else { return false };
+            match self.services.delivery.check_quota(account, size).await {
+                Err(DeliveryError::QuotaExceeded { .. }) => {}
+                _ => return false,
+            }
+        }
+        true
     }
 
     async fn enqueue(&mut self, transaction: Transaction, body: Bytes, id: &str, out: &mut Vec<u8>) {
