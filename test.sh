@@ -2,7 +2,7 @@
 # Runs every check and test, as CI does. Installs what a fresh Debian
 # machine lacks (needs root or sudo for apt-get), then: rustfmt, clippy,
 # the whole test suite with cargo-nextest (real sockets, real clients),
-# and the doc tests.
+# the doc tests, and a short run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -33,3 +33,18 @@ echo "== tests"
 cargo nextest run --workspace --no-fail-fast
 echo "== doc tests"
 cargo test --workspace --doc --quiet
+
+# A short run of every fuzz target (crates/*/fuzz). cargo-fuzz needs a
+# nightly toolchain; the machines this project runs on have one.
+echo "== fuzz (${FUZZ_SECONDS:-20} s per target)"
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
+    for fuzz_dir in crates/*/fuzz; do
+        for target in $(cd "$fuzz_dir/.." && cargo +nightly fuzz list); do
+            echo "-- $fuzz_dir: $target"
+            (cd "$fuzz_dir/.." && cargo +nightly fuzz run "$target" -- -max_total_time="${FUZZ_SECONDS:-20}")
+        done
+    done
+else
+    echo "no nightly toolchain: fuzz runs skipped"
+fi
