@@ -313,10 +313,11 @@ impl Account {
         &self.inner.name
     }
 
-    /// Nothing but the handle itself refers to the account's state (no
-    /// commit running, no exclusive guard).
+    /// No commit is running and no exclusive guard is held, so closing the
+    /// account loses nothing. (The committer thread may still hold its
+    /// reference for a moment after it stopped; it writes nothing more.)
     fn is_idle(&self) -> bool {
-        Arc::strong_count(&self.inner) == 1
+        !self.inner.queue.lock().running && !self.inner.exclusive.load(Ordering::Acquire)
     }
 
     /// Stores a delivered message durably (fsync) before returning.

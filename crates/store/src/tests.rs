@@ -389,8 +389,11 @@ async fn accounts_are_shared_and_evicted_when_unused() {
     let a2 = store.account(&account_name("a@x.org")).await.unwrap();
     assert!(Arc::ptr_eq(&a, &a2));
     drop(a2);
+    a.wait_idle().await;
     for name in ["b@x.org", "c@x.org", "d@x.org"] {
-        store.account(&account_name(name)).await.unwrap();
+        // An account still busy with its first commit is not evicted;
+        // wait, so that the bound is what this test sees.
+        store.account(&account_name(name)).await.unwrap().wait_idle().await;
     }
     assert!(store.cache.len() <= 3, "unused accounts are closed");
     let a3 = store.account(&account_name("a@x.org")).await.unwrap();
@@ -437,4 +440,23 @@ async fn empty_message_needs_no_bytes() {
     let account = store.account(&name).await.unwrap();
     assert_eq!(account.usage(), Usage { bytes: 0, messages: 1 });
     assert_eq!(account.read(inbox(&account).id, Uid(1)).await.unwrap(), "");
+}
+
+#[tokio::test]
+async fn an_account_locked_exclusively_is_never_evicted() {
+    let dir = TempDir::new().unwrap();
+    let store = store_in(dir.path(), StoreLimits { open_accounts: 1, ..StoreLimits::default() });
+    let a = store.account(&account_name("a@x.org")).await.unwrap();
+    a.wait_idle().await;
+    let guard = a.try_lock_exclusive().expect("first lock");
+    drop(a);
+    for name in ["b@x.org", "c@x.org"] {
+        store.account(&account_name(name)).await.unwrap().wait_idle().await;
+    }
+    // Had "a" been closed and opened again, a second lock would succeed
+    // and two POP3 sessions would share the mailbox.
+    let again = store.account(&account_name("a@x.org")).await.unwrap();
+    assert!(again.try_lock_exclusive().is_none());
+    drop(guard);
+    assert!(again.try_lock_exclusive().is_some());
 }
