@@ -66,6 +66,17 @@ pub trait Session: Send {
     fn idle_timeout(&self) -> Duration;
     /// The connection is gone (closed by either side); release resources.
     async fn closed(&mut self) {}
+    /// Resolves when the session has something to say without input (IMAP
+    /// IDLE learning of new mail); the driver then calls
+    /// [`Session::woken`]. It must be cancel-safe: the driver drops it
+    /// whenever input arrives first. The default never resolves.
+    async fn wake(&mut self) {
+        std::future::pending::<()>().await;
+    }
+    /// [`Session::wake`] resolved: write what the session has to say.
+    async fn woken(&mut self, _out: &mut Vec<u8>) -> Step {
+        Step::Continue
+    }
 }
 
 /// Input held between steps is capped here whatever the session does; a
@@ -154,14 +165,25 @@ pub async fn drive<S: Session>(stream: TcpStream, mut session: S, tls: TlsMode, 
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
-        let read = tokio::select! {
-            r = conn.read_buf(&mut input) => r,
-            _ = tokio::time::sleep(session.idle_timeout()) => {
+        let idle_timeout = session.idle_timeout();
+        let event = tokio::select! {
+            r = conn.read_buf(&mut input) => Event::Read(r),
+            _ = session.wake() => Event::Wake,
+            _ = tokio::time::sleep(idle_timeout) => Event::IdleTimeout,
+            _ = shutdown.changed() => Event::Shutdown,
+        };
+        let read = match event {
+            Event::Read(read) => read,
+            Event::Wake => {
+                step = session.woken(&mut out).await;
+                continue;
+            }
+            Event::IdleTimeout => {
                 session.timed_out(&mut out);
                 let _ = conn.write_all(&out).await;
                 break;
             }
-            _ = shutdown.changed() => {
+            Event::Shutdown => {
                 session.shutting_down(&mut out);
                 let _ = conn.write_all(&out).await;
                 break;
@@ -180,6 +202,14 @@ pub async fn drive<S: Session>(stream: TcpStream, mut session: S, tls: TlsMode, 
     }
     let _ = conn.shutdown().await;
     session.closed().await;
+}
+
+/// What ended the wait for input.
+enum Event {
+    Read(std::io::Result<usize>),
+    Wake,
+    IdleTimeout,
+    Shutdown,
 }
 
 enum Conn {
@@ -213,4 +243,72 @@ impl Conn {
 async fn write_flush<W: AsyncWrite + Unpin>(w: &mut W, buf: &[u8]) -> std::io::Result<()> {
     w.write_all(buf).await?;
     w.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    /// Echoes lines; says `woken` whenever its watch moves.
+    struct Echo {
+        changes: watch::Receiver<u64>,
+    }
+
+    #[async_trait::async_trait]
+    impl Session for Echo {
+        async fn greeting(&mut self, out: &mut Vec<u8>) -> Step {
+            out.extend_from_slice(b"hello\r\n");
+            Step::Continue
+        }
+        async fn input(&mut self, input: &mut BytesMut, out: &mut Vec<u8>) -> Step {
+            while let Some(end) = input.iter().position(|b| *b == b'\n') {
+                out.extend_from_slice(&input.split_to(end + 1));
+            }
+            Step::Continue
+        }
+        fn tls_started(&mut self) {}
+        fn timed_out(&mut self, _out: &mut Vec<u8>) {}
+        fn shutting_down(&mut self, _out: &mut Vec<u8>) {}
+        fn idle_timeout(&self) -> Duration {
+            Duration::from_secs(30)
+        }
+        async fn wake(&mut self) {
+            if self.changes.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        async fn woken(&mut self, out: &mut Vec<u8>) -> Step {
+            out.extend_from_slice(format!("woken {}\r\n", *self.changes.borrow()).as_bytes());
+            Step::Continue
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_woken_without_input_writes_and_still_reads() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (changes_tx, changes) = watch::channel(0u64);
+        let (_shutdown_tx, shutdown) = watch::channel(false);
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            drive(stream, Echo { changes }, TlsMode::Off, shutdown).await;
+        });
+        let mut client = BufReader::new(TcpStream::connect(addr).await.unwrap());
+        let mut line = String::new();
+        client.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "hello\r\n");
+        for n in 1..=2 {
+            changes_tx.send(n).unwrap();
+            line.clear();
+            client.read_line(&mut line).await.unwrap();
+            assert_eq!(line, format!("woken {n}\r\n"));
+        }
+        client.get_mut().write_all(b"ping\n").await.unwrap();
+        line.clear();
+        client.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "ping\n");
+        drop(client);
+        server.await.unwrap();
+    }
 }

@@ -25,6 +25,7 @@ pub struct Config {
     pub submission: SubmissionSection,
     pub lmtp: LmtpSection,
     pub pop3: Pop3Section,
+    pub imap: ImapSection,
     pub admin: AdminSection,
     pub queue: QueueSection,
     pub store: StoreSection,
@@ -43,6 +44,7 @@ impl Default for Config {
             submission: SubmissionSection::default(),
             lmtp: LmtpSection::default(),
             pop3: Pop3Section::default(),
+            imap: ImapSection::default(),
             admin: AdminSection::default(),
             queue: QueueSection::default(),
             store: StoreSection::default(),
@@ -151,6 +153,32 @@ impl Default for Pop3Section {
             allow_plaintext_auth_on_loopback: true,
             allow_plaintext_auth: false,
             idle_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImapSection {
+    /// Plain IMAP listeners (STARTTLS offered).
+    pub listen: Vec<SocketAddr>,
+    /// Implicit-TLS IMAP listeners (port 993).
+    pub listen_tls: Vec<SocketAddr>,
+    pub allow_plaintext_auth_on_loopback: bool,
+    pub allow_plaintext_auth: bool,
+    /// RFC 9051 §5.4: the autologout timer is at least 30 minutes.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+}
+
+impl Default for ImapSection {
+    fn default() -> Self {
+        Self {
+            listen: addrs(&["127.0.0.1:2143"]),
+            listen_tls: Vec::new(),
+            allow_plaintext_auth_on_loopback: true,
+            allow_plaintext_auth: false,
+            idle_timeout: Duration::from_secs(30 * 60),
         }
     }
 }

@@ -82,6 +82,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let mut tasks = JoinSet::new();
     server.start_smtp(&mut tasks).await?;
     server.start_pop3(&mut tasks).await?;
+    server.start_imap(&mut tasks).await?;
     server.start_admin(&mut tasks).await?;
     let runner = server.clone();
     tasks.spawn(async move {
@@ -177,6 +178,32 @@ impl Server {
         ] {
             let (config, services) = (config.clone(), services.clone());
             let new_session = move |conn| pop3::Pop3Session::new(config.clone(), services.clone(), conn);
+            self.listen(tasks, protocol, addrs, tls, BUSY, new_session).await?;
+        }
+        Ok(())
+    }
+
+    async fn start_imap(&self, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
+        let services = Arc::new(imap::ImapServices {
+            directory: self.directory.clone(),
+            store: self.store.clone(),
+            locator: Arc::new(SingleServer),
+        });
+        let c = &self.config.imap;
+        let config = Arc::new(imap::ImapConfig {
+            main_domain: self.config.main_domain(),
+            idle_timeout: c.idle_timeout,
+            allow_plaintext_auth_on_loopback: c.allow_plaintext_auth_on_loopback,
+            allow_plaintext_auth: c.allow_plaintext_auth,
+            ..imap::ImapConfig::default()
+        });
+        const BUSY: &[u8] = b"* BYE too many connections\r\n";
+        for (protocol, addrs, tls) in [
+            ("imap", &c.listen, TlsMode::StartTls(self.tls.clone())),
+            ("imaps", &c.listen_tls, TlsMode::Implicit(self.tls.clone())),
+        ] {
+            let (config, services) = (config.clone(), services.clone());
+            let new_session = move |conn| imap::ImapSession::new(config.clone(), services.clone(), conn);
             self.listen(tasks, protocol, addrs, tls, BUSY, new_session).await?;
         }
         Ok(())

@@ -54,6 +54,9 @@ impl Ports {
     pub fn pop3(&self) -> SocketAddr {
         self.get("pop3")
     }
+    pub fn imap(&self) -> SocketAddr {
+        self.get("imap")
+    }
     pub fn admin(&self) -> SocketAddr {
         self.get("admin")
     }
@@ -127,6 +130,9 @@ listen = ["127.0.0.1:0"]
 listen = ["127.0.0.1:0"]
 
 [pop3]
+listen = ["127.0.0.1:0"]
+
+[imap]
 listen = ["127.0.0.1:0"]
 
 [admin]

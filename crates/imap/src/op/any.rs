@@ -1,0 +1,76 @@
+//! Commands valid in any state: CAPABILITY, NOOP, LOGOUT, STARTTLS, ID,
+//! ENABLE.
+
+use crate::session::ImapSession;
+use crate::write;
+use net::Step;
+
+impl ImapSession {
+    /// Only what works is advertised: no IMAP4rev2 until ESEARCH exists.
+    pub(crate) fn capabilities(&self) -> String {
+        let mut caps = vec!["IMAP4rev1"];
+        if self.conn.tls_available && !self.conn.tls && self.auth.is_none() {
+            caps.push("STARTTLS");
+        }
+        if self.auth.is_none() {
+            if self.plaintext_auth_allowed() {
+                caps.extend(["AUTH=PLAIN", "SASL-IR"]);
+            } else {
+                caps.push("LOGINDISABLED");
+            }
+        }
+        caps.extend(["ID", "ENABLE", "IDLE", "UIDPLUS", "MOVE", "UNSELECT"]);
+        caps.join(" ")
+    }
+
+    pub(crate) fn handle_capability(&mut self, tag: &str, out: &mut Vec<u8>) -> Step {
+        write::line(out, format_args!("* CAPABILITY {}", self.capabilities()));
+        self.ok(out, tag, "CAPABILITY completed")
+    }
+
+    pub(crate) fn handle_noop(&mut self, tag: &str, out: &mut Vec<u8>) -> Step {
+        self.ok(out, tag, "NOOP completed")
+    }
+
+    pub(crate) fn handle_logout(&mut self, tag: &str, out: &mut Vec<u8>) -> Step {
+        write::line(out, format_args!("* BYE logging out"));
+        write::tagged(out, tag, "OK", "LOGOUT completed");
+        self.selected = None;
+        self.auth = None;
+        Step::Close
+    }
+
+    pub(crate) fn handle_starttls(&mut self, tag: &str, out: &mut Vec<u8>) -> Step {
+        if self.conn.tls {
+            return self.bad(out, tag, "TLS is already active");
+        }
+        if !self.conn.tls_available || self.auth.is_some() {
+            return self.bad(out, tag, "STARTTLS not available");
+        }
+        write::tagged(out, tag, "OK", "begin TLS negotiation now");
+        Step::StartTls
+    }
+
+    /// IDLE (RFC 2177): the driver wakes the session when the account
+    /// changes (`Session::wake`), and the updates go out at once.
+    pub(crate) fn handle_idle(&mut self, tag: &str, out: &mut Vec<u8>) -> Step {
+        self.send_updates(true, out);
+        out.extend_from_slice(b"+ idling\r\n");
+        self.idle_tag = Some(tag.to_owned());
+        Step::Continue
+    }
+
+    pub(crate) fn handle_id(&mut self, tag: &str, out: &mut Vec<u8>) -> Step {
+        write::line(out, format_args!("* ID (\"name\" \"Rookery\")"));
+        self.ok(out, tag, "ID completed")
+    }
+
+    /// No ENABLE-able extension is implemented yet, so nothing is enabled.
+    pub(crate) fn handle_enable(&mut self, tag: &str, out: &mut Vec<u8>) -> Step {
+        if self.auth.is_none() {
+            return self.no(out, tag, "log in first");
+        }
+        write::line(out, format_args!("* ENABLED"));
+        self.ok(out, tag, "ENABLE completed")
+    }
+}
