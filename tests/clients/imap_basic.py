@@ -87,13 +87,13 @@ def main():
     check(ok(imap.search(None, "SUBJECT", '"imaplib"'), "search subject") == [b"1 2"], "search SUBJECT")
     check(ok(imap.uid("SEARCH", "ANSWERED"), "uid search") == [b"2"], "UID SEARCH ANSWERED")
 
-    ok(imap.create("Archive"), "create Archive")
-    ok(imap.copy("1", "Archive"), "copy")
+    ok(imap.create("Saved"), "create Saved")
+    ok(imap.copy("1", "Saved"), "copy")
     _, code = imap.response("COPYUID")
     check(code and re.fullmatch(rb"\d+ 1 1", code[-1]), f"copy answers COPYUID: {code}")
-    typ, data = imap.uid("MOVE", "2", "Archive")
+    typ, data = imap.uid("MOVE", "2", "Saved")
     check(typ == "OK", f"uid move: {data}")
-    check(ok(imap.status("Archive", "(MESSAGES)"), "status") == [b'"Archive" (MESSAGES 2)'], "archive has two")
+    check(ok(imap.status("Saved", "(MESSAGES)"), "status") == [b'"Saved" (MESSAGES 2)'], "saved has two")
 
     # Another session appends and expunges; this one learns at NOOP.
     other = connect(args)

@@ -1,6 +1,6 @@
 //! Dovecot, the peer: a private `dovecot -F` with its own configuration,
-//! runtime directory, log and maildirs in a temporary directory, LMTP and
-//! POP3 on free loopback ports. [`Dovecot`] stops it when dropped. It never
+//! runtime directory, log and maildirs in a temporary directory, LMTP,
+//! POP3 and IMAP on free loopback ports. [`Dovecot`] stops it when dropped. It never
 //! touches the system instance (`/etc/dovecot`, `/run/dovecot`).
 //!
 //! Durability stays at Dovecot's default, `mail_fsync = optimized`: LMTP
@@ -26,6 +26,7 @@ pub struct Dovecot {
     child: Option<Child>,
     pub lmtp: SocketAddr,
     pub pop3: SocketAddr,
+    pub imap: SocketAddr,
 }
 
 impl Dovecot {
@@ -44,8 +45,9 @@ impl Dovecot {
         std::os::unix::fs::chown(dir.path().join("mail"), Some(uid), Some(gid))?;
         let lmtp = free_port()?;
         let pop3 = free_port()?;
+        let imap = free_port()?;
         let config = dir.path().join("dovecot.conf");
-        std::fs::write(&config, config_text(dir.path(), lmtp, pop3))?;
+        std::fs::write(&config, config_text(dir.path(), lmtp, pop3, imap))?;
         let stderr = std::fs::File::create(dir.path().join("stderr"))?;
         let child = Command::new(binary)
             .arg("-F")
@@ -59,7 +61,7 @@ impl Dovecot {
             .process_group(0)
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
-        let mut dovecot = Dovecot { dir, child: Some(child), lmtp, pop3 };
+        let mut dovecot = Dovecot { dir, child: Some(child), lmtp, pop3, imap };
         dovecot.wait_ready().await?;
         Ok(dovecot)
     }
@@ -72,7 +74,8 @@ impl Dovecot {
             }
             let lmtp = tokio::net::TcpStream::connect(self.lmtp).await;
             let pop3 = tokio::net::TcpStream::connect(self.pop3).await;
-            if lmtp.is_ok() && pop3.is_ok() {
+            let imap = tokio::net::TcpStream::connect(self.imap).await;
+            if lmtp.is_ok() && pop3.is_ok() && imap.is_ok() {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -105,6 +108,11 @@ impl Dovecot {
         Ok(count)
     }
 
+    /// The master process; every other Dovecot process descends from it.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn mail_dir(&self, account: &str) -> PathBuf {
         self.dir.path().join("mail").join(account)
     }
@@ -133,7 +141,7 @@ impl Drop for Dovecot {
 }
 
 /// The whole configuration: no `!include`, nothing read from /etc/dovecot.
-fn config_text(dir: &Path, lmtp: SocketAddr, pop3: SocketAddr) -> String {
+fn config_text(dir: &Path, lmtp: SocketAddr, pop3: SocketAddr, imap: SocketAddr) -> String {
     let dir = dir.display();
     format!(
         r#"# Written by rookery's bench: a private Dovecot for one benchmark run.
@@ -141,7 +149,7 @@ instance_name = bench-dovecot
 base_dir = {dir}/run
 state_dir = {dir}/state
 log_path = {dir}/dovecot.log
-protocols = lmtp pop3
+protocols = lmtp pop3 imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -176,11 +184,41 @@ service pop3-login {{
     port = 0
   }}
 }}
+service imap-login {{
+  inet_listener imap {{
+    address = {imap_ip}
+    port = {imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  process_limit = 12000
+}}
+
+# Room for the IMAP memory measurement's idle sessions (5,000 by default,
+# 100 per account from one address); Dovecot's process model is unchanged:
+# a login process per connection, then an imap process per session.
+default_process_limit = 12000
+default_client_limit = 24000
+service imap {{
+  process_limit = 12000
+}}
+service anvil {{
+  client_limit = 24000
+}}
+service auth {{
+  client_limit = 24000
+}}
+protocol imap {{
+  mail_max_userip_connections = 12000
+}}
 "#,
         lmtp_ip = lmtp.ip(),
         lmtp_port = lmtp.port(),
         pop3_ip = pop3.ip(),
         pop3_port = pop3.port(),
+        imap_ip = imap.ip(),
+        imap_port = imap.port(),
     )
 }
 

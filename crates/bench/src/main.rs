@@ -10,6 +10,7 @@
 
 mod dovecot;
 mod load;
+mod memory;
 mod report;
 mod rookery;
 mod suite;
@@ -53,6 +54,18 @@ struct Cli {
     /// Concurrent POP3 sessions [default: 1,8].
     #[arg(long, value_delimiter = ',')]
     pop3_concurrency: Option<Vec<usize>>,
+    /// Concurrent IMAP clients, one account each [default: 1,10,50; quick: 1,10].
+    #[arg(long, value_delimiter = ',')]
+    imap_concurrency: Option<Vec<usize>>,
+    /// Messages in each IMAP account [default: 200; quick: 60].
+    #[arg(long)]
+    imap_messages: Option<u32>,
+    /// Seconds each IMAP client keeps starting sessions, per run [default: 10; quick: 1].
+    #[arg(long)]
+    imap_seconds: Option<f64>,
+    /// Idle logged-in IMAP sessions for the memory measurement, 0 for none [default: 5000; quick: 200].
+    #[arg(long)]
+    idle_sessions: Option<usize>,
     /// Repetitions per point; the table shows their median [default: 3; quick: 1].
     #[arg(long)]
     repetitions: Option<usize>,
@@ -76,7 +89,9 @@ enum SuiteName {
     Delivery,
     /// POP3 retrieval of filled mailboxes.
     Pop3,
-    /// Both of the above.
+    /// The IMAP client mix and idle-session memory.
+    Imap,
+    /// All of the above.
     All,
 }
 
@@ -108,6 +123,13 @@ impl Cli {
             pop3_messages: pick(self.pop3_messages, 500, 25),
             pop3_passes: pick(self.pop3_passes, 25, 1),
             pop3_concurrency: self.pop3_concurrency.unwrap_or_else(|| vec![1, 8]),
+            imap: matches!(self.suite, SuiteName::Imap | SuiteName::All),
+            imap_concurrency: self
+                .imap_concurrency
+                .unwrap_or_else(|| if quick { vec![1, 10] } else { vec![1, 10, 50] }),
+            imap_messages: self.imap_messages.unwrap_or(if quick { 60 } else { 200 }),
+            imap_seconds: self.imap_seconds.unwrap_or(if quick { 1.0 } else { 10.0 }),
+            idle_sessions: pick(self.idle_sessions, 5000, 200),
             repetitions: pick(self.repetitions, 3, 1),
             message_size: self.message_size,
             rookery_bin,

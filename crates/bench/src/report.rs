@@ -2,6 +2,7 @@
 //! (Markdown, so that it can go into BENCHMARKS.md as printed).
 
 use std::fmt::Write;
+use std::time::Duration;
 
 /// One line of the table: one workload at one concurrency.
 #[derive(Debug, Clone)]
@@ -38,13 +39,32 @@ pub fn median(samples: &[f64]) -> Option<f64> {
     }
 }
 
-/// The results table.
+/// The `fraction` percentile (nearest rank, e.g. 0.99 for p99); `None`
+/// when there are no samples.
+pub fn percentile(samples: &[Duration], fraction: f64) -> Option<Duration> {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    let rank = (fraction * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
+}
+
+/// The results table, in messages per second.
 pub fn table(rows: &[Row]) -> String {
+    table_in(rows, "msg/s")
+}
+
+/// The results table with figures in `unit`.
+pub fn table_in(rows: &[Row], unit: &str) -> String {
     let mut out = String::new();
-    out.push_str("| workload | concurrency | rookery msg/s | dovecot msg/s | ratio | target |\n");
+    let _ = writeln!(out, "| workload | concurrency | rookery {unit} | dovecot {unit} | ratio | target |");
     out.push_str("| --- | ---: | ---: | ---: | ---: | --- |\n");
     for row in rows {
-        let rate = |samples: &[f64]| median(samples).map_or_else(|| "-".to_owned(), |rate| format!("{rate:.0}"));
+        let rate = |samples: &[f64]| {
+            median(samples).map_or_else(
+                || "-".to_owned(),
+                |rate| if rate < 100.0 { format!("{rate:.2}") } else { format!("{rate:.0}") },
+            )
+        };
         let ratio = row.ratio().map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.2}"));
         let target = match (row.target, row.ratio()) {
             (None, _) => String::new(),

@@ -1,13 +1,18 @@
 //! Rookery, the server under test: the release binary started by
 //! `testkit::TestServer` (`rookery serve`, free loopback ports, temporary
-//! data, `[store] fsync = true`), and its JSON admin API for accounts and
-//! message counts.
+//! data, `[store] fsync = true`, connection limits raised for the IMAP
+//! memory measurement's idle sessions), and its JSON admin API for
+//! accounts and message counts.
 
 use anyhow::{Context, bail};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use testkit::{TestServer, TestServerOptions};
 use tokio::task::JoinSet;
+
+/// Connection limits high enough for the idle IMAP sessions of the memory
+/// measurement, all from 127.0.0.1 (the defaults are 4096 and 256).
+const LIMITS: &str = "[limits]\nmax_connections = 20000\nmax_connections_per_ip = 20000\n";
 
 /// Account creations in flight (each hashes a password).
 const ACCOUNT_CONCURRENCY: usize = 4;
@@ -39,8 +44,8 @@ impl Rookery {
     pub async fn start(binary: &Path) -> anyhow::Result<Rookery> {
         let binary = binary.to_str().context("the rookery path is not UTF-8")?.to_owned();
         // TestServer waits for the "ready" line with blocking reads.
-        let server = tokio::task::spawn_blocking(move || TestServer::start_with(&binary, TestServerOptions::default()))
-            .await??;
+        let options = TestServerOptions { extra_config: LIMITS.to_owned(), ..TestServerOptions::default() };
+        let server = tokio::task::spawn_blocking(move || TestServer::start_with(&binary, options)).await??;
         let api = format!("http://{}/api/v1", server.ports.admin());
         let postmaster = format!("postmaster@{}", server.main_domain());
         let password = server.postmaster_password();
@@ -61,6 +66,20 @@ impl Rookery {
 
     pub fn pop3(&self) -> SocketAddr {
         self.server.ports.pop3()
+    }
+
+    pub fn imap(&self) -> SocketAddr {
+        self.server.ports.imap()
+    }
+
+    /// The server's process: the one started with this run's config file.
+    pub fn pid(&self) -> anyhow::Result<u32> {
+        let config = self.server.config_path();
+        let config = config.to_str().context("the config path is not UTF-8")?;
+        match crate::memory::with_argument(config)?[..] {
+            [pid] => Ok(pid),
+            ref pids => bail!("{} processes run with {config}", pids.len()),
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {

@@ -4,6 +4,7 @@
 //! the table of medians.
 
 mod delivery;
+mod imap;
 mod pop3;
 
 use crate::dovecot::Dovecot;
@@ -28,6 +29,16 @@ pub struct Settings {
     pub pop3_messages: usize,
     pub pop3_passes: usize,
     pub pop3_concurrency: Vec<usize>,
+    pub imap: bool,
+    /// Concurrent IMAP clients per point; the largest is also the number
+    /// of IMAP accounts.
+    pub imap_concurrency: Vec<usize>,
+    /// Messages in each IMAP account.
+    pub imap_messages: u32,
+    /// Seconds each IMAP client keeps starting sessions per point.
+    pub imap_seconds: f64,
+    /// Idle IMAP sessions of the memory measurement (0: none).
+    pub idle_sessions: usize,
     pub repetitions: usize,
     pub message_size: usize,
     /// `None`: Rookery is not measured.
@@ -47,8 +58,12 @@ impl Settings {
             "--pop3-messages and --pop3-accounts must be positive"
         );
         ensure!(self.repetitions > 0, "--repetitions must be positive");
+        // The mix fetches 3 messages' flags and one whole message of any
+        // mailbox; 50 messages make the header FETCH what it says.
+        ensure!(self.imap_messages >= 50, "--imap-messages must be at least 50");
+        ensure!(self.imap_seconds >= 0.0, "--imap-seconds must not be negative");
         ensure!(
-            self.concurrency.iter().chain(&self.pop3_concurrency).all(|&c| c > 0),
+            self.concurrency.iter().chain(&self.pop3_concurrency).chain(&self.imap_concurrency).all(|&c| c > 0),
             "concurrency levels must be positive"
         );
         Ok(())
@@ -74,6 +89,15 @@ impl Settings {
                 self.pop3_messages,
                 self.pop3_passes,
                 list(&self.pop3_concurrency)
+            ));
+        }
+        if self.imap {
+            parts.push(format!(
+                "imap: {} messages per account, one account per client, {} s per run, clients {}, {} idle sessions",
+                self.imap_messages,
+                self.imap_seconds,
+                list(&self.imap_concurrency),
+                self.idle_sessions
             ));
         }
         format!("{}; {} B messages, {} repetition(s)", parts.join("; "), self.message_size, self.repetitions)
@@ -107,18 +131,20 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     };
     if let Some(dovecot) = &dovecot {
         eprintln!(
-            "bench: dovecot lmtp {} pop3 {}, mail in {}",
+            "bench: dovecot lmtp {} pop3 {} imap {}, mail in {}",
             dovecot.lmtp,
             dovecot.pop3,
+            dovecot.imap,
             dovecot.mail_dir("").display()
         );
     }
     if let Some(rookery) = &rookery {
         eprintln!(
-            "bench: rookery smtp {} lmtp {} pop3 {}, data in {}",
+            "bench: rookery smtp {} lmtp {} pop3 {} imap {}, data in {}",
             rookery.smtp(),
             rookery.lmtp(),
             rookery.pop3(),
+            rookery.imap(),
             rookery.data_dir().display()
         );
     }
@@ -133,11 +159,27 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     if settings.pop3 {
         rows.extend(pop3::run(&settings, &servers).await?);
     }
+    let imap = if settings.imap { Some(imap::run(&settings, &servers).await?) } else { None };
     println!(
         "\n{} B messages, median of {} repetition(s); ratio = rookery / dovecot\n",
         settings.message_size, settings.repetitions
     );
-    println!("{}", report::table(&rows));
+    if !rows.is_empty() {
+        println!("{}", report::table(&rows));
+    }
+    if let Some(imap) = imap {
+        println!(
+            "IMAP mix, {} s per run, one account per client ({} messages each); every command is an operation\n",
+            settings.imap_seconds, settings.imap_messages
+        );
+        println!("{}", report::table_in(&imap.throughput, "/s"));
+        println!("IMAP p99 latency per command and per session (lower is better; ratio < 1: Rookery faster)\n");
+        println!("{}", report::table_in(&imap.latency, "p99 ms"));
+        if !imap.memory.is_empty() {
+            println!("IMAP memory of idle logged-in sessions (LOGIN + SELECT INBOX each)\n");
+            println!("{}", imap.memory);
+        }
+    }
     Ok(())
 }
 

@@ -43,6 +43,18 @@ pub(crate) struct Framer {
 impl Framer {
     /// The next whole command; writes `+` continuations to `out`.
     pub(crate) fn next(&mut self, input: &mut BytesMut, out: &mut Vec<u8>, limits: FrameLimits) -> Frame {
+        self.next_capped(input, out, limits, limits.max_literal)
+    }
+
+    /// [`Framer::next`] with non-synchronising literals capped lower than
+    /// synchronising ones (LITERAL-, RFC 7888: 4096 bytes).
+    pub(crate) fn next_capped(
+        &mut self,
+        input: &mut BytesMut,
+        out: &mut Vec<u8>,
+        limits: FrameLimits,
+        max_non_sync_literal: u32,
+    ) -> Frame {
         loop {
             if self.literal_left > 0 {
                 let n = self.literal_left.min(input.len());
@@ -88,7 +100,10 @@ impl Framer {
                 return Frame::Command(std::mem::take(&mut self.command));
             };
             let total = self.command.len() as u64 + length;
-            if length > u64::from(limits.max_literal) || total > u64::from(limits.max_literal) + limits.max_line as u64
+            let too_large_non_sync = !sync && length > u64::from(max_non_sync_literal);
+            if too_large_non_sync
+                || length > u64::from(limits.max_literal)
+                || total > u64::from(limits.max_literal) + limits.max_line as u64
             {
                 let tag = tag_of(&self.command);
                 self.command.clear();

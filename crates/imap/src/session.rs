@@ -3,6 +3,7 @@
 
 use crate::config::ImapConfig;
 use crate::frame::{Frame, FrameLimits, Framer, tag_of};
+use crate::op::ListExtended;
 use crate::selected::Selected;
 use crate::write;
 use bytes::BytesMut;
@@ -44,6 +45,8 @@ pub struct ImapSession {
     framer: Framer,
     /// The tag of an AUTHENTICATE waiting for the client's response line.
     pub(crate) sasl_tag: Option<String>,
+    /// Where that exchange is (PLAIN, or which step of LOGIN).
+    pub(crate) sasl_step: crate::op::SaslStep,
     /// The tag of an IDLE waiting for DONE.
     pub(crate) idle_tag: Option<String>,
     pub(crate) auth: Option<Authenticated>,
@@ -68,6 +71,7 @@ impl ImapSession {
             conn,
             framer: Framer::default(),
             sasl_tag: None,
+            sasl_step: crate::op::SaslStep::Plain,
             idle_tag: None,
             auth: None,
             selected: None,
@@ -105,7 +109,8 @@ impl ImapSession {
                     Some(_) => self.bad(out, &tag, "expected DONE"),
                 }
             } else {
-                match self.framer.next(input, out, self.limits()) {
+                let max_non_sync = self.max_non_sync_literal();
+                match self.framer.next_capped(input, out, self.limits(), max_non_sync) {
                     Frame::NeedMore => return Step::Continue,
                     Frame::Command(bytes) => self.handle_command(&bytes, out).await,
                     Frame::LineTooLong { tag } => self.bad(out, &tag, "command line too long"),
@@ -114,7 +119,7 @@ impl ImapSession {
                         Step::Continue
                     }
                     Frame::LiteralTooLarge { tag, sync: false } => {
-                        write::tagged(out, &tag, "BAD", "literal too large");
+                        write::tagged(out, &tag, "BAD", "[TOOBIG] literal too large");
                         write::line(out, format_args!("* BYE literal too large"));
                         Step::Close
                     }
@@ -139,6 +144,16 @@ impl ImapSession {
                 self.dispatch(command, out).await
             }
             Ok(_) | Err(CommandDecodeError::Failed | CommandDecodeError::Incomplete) => {
+                // imap-codec knows only RFC 3501's LIST.
+                match ListExtended::parse(bytes) {
+                    Some(Ok(list)) if self.auth.is_some() => {
+                        tracing::debug!(target: "imap", command = "LIST", "command");
+                        return self.handle_list_extended(&tag_of(bytes), list, out);
+                    }
+                    Some(Ok(_)) => return self.no(out, &tag_of(bytes), "log in first"),
+                    Some(Err(reason)) => return self.bad(out, &tag_of(bytes), reason),
+                    None => {}
+                }
                 tracing::debug!(target: "imap", "bad command");
                 self.bad(out, &tag_of(bytes), "syntax error in command")
             }
@@ -188,6 +203,10 @@ impl ImapSession {
                 self.handle_append(tag, &mailbox, &flags, date.as_ref(), message, out).await
             }
             CommandBody::Idle => self.handle_idle(tag, out),
+            CommandBody::Namespace => self.handle_namespace(tag, out),
+            CommandBody::GetQuotaRoot { mailbox } => self.handle_getquotaroot(tag, &mailbox, out),
+            CommandBody::GetQuota { root } => self.handle_getquota(tag, root.as_ref(), out),
+            CommandBody::SetQuota { .. } => self.no(out, tag, "[NOPERM] quotas are set by the administrator"),
             body if self.selected.is_none() => {
                 let _ = body;
                 self.no(out, tag, "no mailbox selected")

@@ -54,7 +54,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::new(EmbeddedDirectory::open(&data.join("directory.redb")).context("opening the directory")?);
     first_start::ensure_main_domain(directory.as_ref(), &main_domain, &data).await?;
     let durability = if config.store.fsync { Durability::Fsync } else { Durability::Buffered };
-    let store = Arc::new(Store::open(&data.join("accounts"), StoreConfig { durability }).context("opening storage")?);
+    // New accounts get the special-use mailboxes IMAP clients look for.
+    let store = Store::open(&data.join("accounts"), StoreConfig { durability }).context("opening storage")?;
+    let store = Arc::new(store.with_initial_mailboxes(&imap::SPECIAL_USE_MAILBOXES));
     let queue = Arc::new(
         Queue::open(QueueConfig {
             dir: data.join("queue"),

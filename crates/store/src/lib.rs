@@ -207,6 +207,8 @@ pub struct Store {
     config: StoreConfig,
     limits: StoreLimits,
     cache: cache::Cache,
+    /// Mailboxes a new account gets besides INBOX.
+    initial_mailboxes: Vec<String>,
 }
 
 impl Store {
@@ -219,7 +221,16 @@ impl Store {
     pub fn open_with_limits(root: &Path, config: StoreConfig, limits: StoreLimits) -> Result<Store> {
         std::fs::create_dir_all(root)?;
         let cache = cache::Cache::new(limits.open_accounts.max(1));
-        Ok(Store { root: root.to_owned(), config, limits, cache })
+        Ok(Store { root: root.to_owned(), config, limits, cache, initial_mailboxes: Vec::new() })
+    }
+
+    /// Mailboxes (subscribed) that a new account gets besides INBOX, such
+    /// as the special-use ones IMAP clients look for (Drafts, Sent, Trash).
+    /// Only accounts created afterwards get them: an account whose
+    /// mailboxes were deleted does not get them back.
+    pub fn with_initial_mailboxes(mut self, names: &[&str]) -> Store {
+        self.initial_mailboxes = names.iter().map(|n| (*n).to_owned()).collect();
+        self
     }
 
     /// The account's directory, whether or not it exists yet.
@@ -241,7 +252,7 @@ impl Store {
         let has_inbox = inner.meta.read().by_name.contains_key(names::INBOX);
         let inner = Arc::new(inner);
         if !has_inbox {
-            inner.submit(Request::EnsureInbox).await?;
+            inner.submit(Request::EnsureInbox(self.initial_mailboxes.clone())).await?;
         }
         Ok(Arc::new(Account { inner }))
     }
@@ -359,6 +370,12 @@ impl Account {
     /// Every mailbox, by name.
     pub fn mailboxes(&self) -> Vec<MailboxInfo> {
         self.inner.meta.read().infos()
+    }
+
+    /// Every subscribed name, whether or not the mailbox exists (LSUB and
+    /// LIST-EXTENDED's `\NonExistent`).
+    pub fn subscriptions(&self) -> Vec<String> {
+        self.inner.meta.read().subscriptions.iter().cloned().collect()
     }
 
     /// One mailbox's counters (STATUS) without its message list.

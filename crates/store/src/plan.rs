@@ -16,7 +16,7 @@ use types::{MailboxId, ModSeq, Uid, UidValidity};
 pub(crate) enum Request {
     Deliver { delivery: Delivery, crc: u32 },
     Append { mailbox: String, body: Bytes, crc: u32, flags: Vec<Flag>, internal_date: i64, quota_bytes: Option<u64> },
-    EnsureInbox,
+    EnsureInbox(Vec<String>),
     CreateMailbox(String),
     DeleteMailbox(String),
     Rename { from: String, to: String },
@@ -121,11 +121,19 @@ impl<'a> Planner<'a> {
                     body: Some(body),
                 })
             }
-            Request::EnsureInbox => {
+            Request::EnsureInbox(initial) => {
+                // Only a brand-new account lacks INBOX: it gets the
+                // initial mailboxes with it, and never again.
                 let mut ops = Vec::new();
                 if self.find(INBOX).is_none() {
-                    ops.push(self.create_op(INBOX).1);
-                    ops.push(Op::Subscribe { name: INBOX.to_owned(), subscribed: true });
+                    for name in std::iter::once(INBOX.to_owned()).chain(initial) {
+                        let name = names::normalize(&name)?;
+                        if self.find(&name).is_none() {
+                            self.create_superiors(&name, &mut ops);
+                            ops.push(self.create_op(&name).1);
+                            ops.push(Op::Subscribe { name, subscribed: true });
+                        }
+                    }
                 }
                 Ok(Planned::ops(ops, Reply::Done))
             }

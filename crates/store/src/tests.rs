@@ -56,6 +56,26 @@ async fn new_account_has_subscribed_inbox() {
 }
 
 #[tokio::test]
+async fn new_account_gets_initial_mailboxes_once() {
+    let dir = TempDir::new().unwrap();
+    let name = account_name("alice@example.com");
+    let store = store_in(dir.path(), StoreLimits::default()).with_initial_mailboxes(&["Sent", "Trash", "Lists/Rust"]);
+    let account = store.account(&name).await.unwrap();
+    let names: Vec<(String, bool)> = account.mailboxes().into_iter().map(|m| (m.name, m.subscribed)).collect();
+    let expected = [("INBOX", true), ("Lists", false), ("Lists/Rust", true), ("Sent", true), ("Trash", true)];
+    assert_eq!(names, expected.map(|(n, s)| (n.to_owned(), s)));
+    account.delete_mailbox("Trash").await.unwrap();
+    drop(account);
+    store.wait_idle().await;
+    drop(store);
+    // Reopened: an existing account does not get them back.
+    let store = store_in(dir.path(), StoreLimits::default()).with_initial_mailboxes(&["Sent", "Trash"]);
+    let account = store.account(&name).await.unwrap();
+    assert!(account.status("Trash").is_err());
+    assert!(account.status("Sent").is_ok());
+}
+
+#[tokio::test]
 async fn deliver_assigns_ascending_uids_and_reads_back() {
     let (_dir, _store, account) = fresh().await;
     assert_eq!(deliver(&account, 1, "first").await, Uid(1));

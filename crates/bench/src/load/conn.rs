@@ -66,6 +66,19 @@ impl Conn {
         }
     }
 
+    /// Reads and drops `n` bytes (an IMAP literal).
+    pub async fn skip(&mut self, mut n: usize) -> anyhow::Result<()> {
+        loop {
+            let available = n.min(self.read.len());
+            self.read.advance(available);
+            n -= available;
+            if n == 0 {
+                return Ok(());
+            }
+            self.fill().await?;
+        }
+    }
+
     /// Consumes a POP3 multi-line body up to and including its terminating
     /// `.` line (the status line must already be read) and returns the
     /// number of octets before the terminator. Bytes are dropped as they

@@ -53,6 +53,8 @@ const DOT_LINE_EVERY: usize = 16;
 pub struct Message {
     /// The dot-stuffed message, ending in CRLF, without the final `.` line.
     wire: Vec<u8>,
+    /// The same message as stored (not dot-stuffed), for IMAP APPEND.
+    text: Vec<u8>,
     id_digits: Range<usize>,
 }
 
@@ -97,7 +99,7 @@ impl Message {
             wire.extend_from_slice(line.as_bytes());
         }
         let start = HEADERS.find(ID_PLACEHOLDER).expect("the headers hold the placeholder") + 1;
-        Ok(Message { wire, id_digits: start..start + 16 })
+        Ok(Message { wire, text: text.into_bytes(), id_digits: start..start + 16 })
     }
 
     /// Appends the message, dot-stuffed and with Message-ID `serial`, and
@@ -105,13 +107,30 @@ impl Message {
     pub fn append_data(&self, out: &mut Vec<u8>, serial: u64) {
         let start = out.len();
         out.extend_from_slice(&self.wire);
-        let digits = &mut out[start + self.id_digits.start..start + self.id_digits.end];
-        let mut value = serial;
-        for digit in digits.iter_mut().rev() {
-            *digit = b"0123456789abcdef"[(value & 0xf) as usize];
-            value >>= 4;
-        }
+        patch_id(&mut out[start + self.id_digits.start..start + self.id_digits.end], serial);
         out.extend_from_slice(b".\r\n");
+    }
+
+    /// The message as stored (no dot-stuffing), exactly `size` octets.
+    pub fn size(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Appends the message as stored (no dot-stuffing, no end-of-data
+    /// line) with Message-ID `serial` to `out`: an IMAP APPEND literal.
+    pub fn append_text(&self, out: &mut Vec<u8>, serial: u64) {
+        let start = out.len();
+        out.extend_from_slice(&self.text);
+        patch_id(&mut out[start + self.id_digits.start..start + self.id_digits.end], serial);
+    }
+}
+
+/// Writes `serial` as 16 hex digits.
+fn patch_id(digits: &mut [u8], serial: u64) {
+    let mut value = serial;
+    for digit in digits.iter_mut().rev() {
+        *digit = b"0123456789abcdef"[(value & 0xf) as usize];
+        value >>= 4;
     }
 }
 

@@ -1,4 +1,5 @@
-use super::{Row, median, table};
+use super::{Row, median, percentile, table};
+use std::time::Duration;
 
 #[test]
 fn medians() {
@@ -24,4 +25,21 @@ fn table_shows_ratio_target_and_missing_sides() {
     let text = table(&[met, missing]);
     assert!(text.contains("| delivery | 8 | 300 | 140 | 2.14 | >= 2.0 met |"), "{text}");
     assert!(text.contains("| pop3 | 1 | - | 1000 | - | >= 1.5 |"), "{text}");
+}
+
+#[test]
+fn percentiles_by_nearest_rank() {
+    let ms = |values: &[u64]| values.iter().map(|&v| Duration::from_millis(v)).collect::<Vec<_>>();
+    let hundred = ms(&(1..=100).rev().collect::<Vec<_>>());
+    let cases: &[(&[Duration], f64, Option<u64>)] = &[
+        (&[], 0.99, None),
+        (&ms(&[7]), 0.99, Some(7)),
+        (&ms(&[3, 1, 2]), 0.5, Some(2)),
+        (&hundred, 0.99, Some(99)),
+        (&hundred, 1.0, Some(100)),
+        (&hundred, 0.0, Some(1)),
+    ];
+    for (samples, fraction, expected) in cases {
+        assert_eq!(percentile(samples, *fraction), expected.map(Duration::from_millis), "{fraction} of {samples:?}");
+    }
 }

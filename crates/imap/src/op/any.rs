@@ -5,6 +5,9 @@ use crate::session::ImapSession;
 use crate::write;
 use net::Step;
 
+/// LITERAL-'s limit on non-synchronising literals (RFC 7888 §4).
+const LITERAL_MINUS_MAX: u32 = 4096;
+
 impl ImapSession {
     /// Only what works is advertised: no IMAP4rev2 until ESEARCH exists.
     pub(crate) fn capabilities(&self) -> String {
@@ -14,13 +17,32 @@ impl ImapSession {
         }
         if self.auth.is_none() {
             if self.plaintext_auth_allowed() {
-                caps.extend(["AUTH=PLAIN", "SASL-IR"]);
+                caps.extend(["AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR"]);
             } else {
                 caps.push("LOGINDISABLED");
             }
         }
-        caps.extend(["ID", "ENABLE", "IDLE", "UIDPLUS", "MOVE", "UNSELECT"]);
-        caps.join(" ")
+        caps.extend(["ID", "ENABLE", "IDLE", "UIDPLUS", "MOVE", "UNSELECT", "BINARY"]);
+        caps.extend([
+            "CHILDREN",
+            "SPECIAL-USE",
+            "LIST-EXTENDED",
+            "LIST-STATUS",
+            "NAMESPACE",
+            "QUOTA",
+            "QUOTA=RES-STORAGE",
+        ]);
+        // Before login non-synchronising literals are held to LITERAL-'s
+        // 4096 bytes, so an unknown client cannot push large ones.
+        caps.push(if self.auth.is_none() { "LITERAL-" } else { "LITERAL+" });
+        let mut caps = caps.join(" ");
+        caps.push_str(&format!(" APPENDLIMIT={}", self.config.max_literal));
+        caps
+    }
+
+    /// The largest non-synchronising literal accepted now (RFC 7888).
+    pub(crate) fn max_non_sync_literal(&self) -> u32 {
+        if self.auth.is_none() { LITERAL_MINUS_MAX.min(self.config.max_literal) } else { self.config.max_literal }
     }
 
     pub(crate) fn handle_capability(&mut self, tag: &str, out: &mut Vec<u8>) -> Step {

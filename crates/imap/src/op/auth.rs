@@ -1,11 +1,27 @@
-//! LOGIN and AUTHENTICATE PLAIN (with SASL-IR): check the credentials,
-//! find where the account lives, open it.
+//! LOGIN and AUTHENTICATE PLAIN and LOGIN (with SASL-IR): check the
+//! credentials, find where the account lives, open it.
 
 use crate::session::ImapSession;
 use crate::write;
 use cluster::Location;
 use net::Step;
 use types::AccountName;
+
+/// Where an AUTHENTICATE exchange waiting for the client's line is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SaslStep {
+    /// PLAIN: the one message.
+    Plain,
+    /// LOGIN (draft-murchison-sasl-login): the user name, then the password.
+    LoginUser,
+    LoginPassword {
+        user: String,
+    },
+}
+
+/// LOGIN's prompts, base64 of `Username:` and `Password:`.
+const USERNAME_PROMPT: &[u8] = b"+ VXNlcm5hbWU6\r\n";
+const PASSWORD_PROMPT: &[u8] = b"+ UGFzc3dvcmQ6\r\n";
 
 impl ImapSession {
     pub(crate) async fn handle_login(&mut self, tag: &str, user: &[u8], password: &[u8], out: &mut Vec<u8>) -> Step {
@@ -31,20 +47,38 @@ impl ImapSession {
         if self.auth.is_some() {
             return self.bad(out, tag, "already logged in");
         }
-        if !mechanism.eq_ignore_ascii_case("PLAIN") {
+        let login = mechanism.eq_ignore_ascii_case("LOGIN");
+        if !login && !mechanism.eq_ignore_ascii_case("PLAIN") {
             return self.no(out, tag, "unsupported mechanism");
         }
         if !self.plaintext_auth_allowed() {
             return self.no(out, tag, "[PRIVACYREQUIRED] use STARTTLS first");
         }
-        match initial {
-            Some(message) => self.finish_plain(tag, &message, out).await,
-            None => {
+        match (initial, login) {
+            (Some(message), false) => self.finish_plain(tag, &message, out).await,
+            (None, false) => {
                 out.extend_from_slice(b"+ \r\n");
-                self.sasl_tag = Some(tag.to_owned());
-                Step::Continue
+                self.wait_sasl(tag, SaslStep::Plain)
+            }
+            (Some(user), true) => self.login_user(tag, &user, out).await,
+            (None, true) => {
+                out.extend_from_slice(USERNAME_PROMPT);
+                self.wait_sasl(tag, SaslStep::LoginUser)
             }
         }
+    }
+
+    fn wait_sasl(&mut self, tag: &str, step: SaslStep) -> Step {
+        self.sasl_tag = Some(tag.to_owned());
+        self.sasl_step = step;
+        Step::Continue
+    }
+
+    /// LOGIN's user name arrived: ask for the password.
+    async fn login_user(&mut self, tag: &str, user: &[u8], out: &mut Vec<u8>) -> Step {
+        let Ok(user) = String::from_utf8(user.to_vec()) else { return self.auth_failed(tag, out).await };
+        out.extend_from_slice(PASSWORD_PROMPT);
+        self.wait_sasl(tag, SaslStep::LoginPassword { user })
     }
 
     /// The client's answer to `+ ` in AUTHENTICATE.
@@ -54,9 +88,14 @@ impl ImapSession {
         if line == b"*" {
             return self.bad(out, tag, "authentication cancelled");
         }
-        match sasl::decode_response(line) {
-            Ok(message) => self.finish_plain(tag, &message, out).await,
-            Err(_) => self.bad(out, tag, "invalid base64"),
+        let Ok(message) = sasl::decode_response(line) else { return self.bad(out, tag, "invalid base64") };
+        match std::mem::replace(&mut self.sasl_step, SaslStep::Plain) {
+            SaslStep::Plain => self.finish_plain(tag, &message, out).await,
+            SaslStep::LoginUser => self.login_user(tag, &message, out).await,
+            SaslStep::LoginPassword { user } => match std::str::from_utf8(&message) {
+                Ok(password) => self.login(tag, None, &user, password, out).await,
+                Err(_) => self.auth_failed(tag, out).await,
+            },
         }
     }
 

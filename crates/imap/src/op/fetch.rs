@@ -1,12 +1,21 @@
-//! FETCH and UID FETCH: flags, dates, sizes, and the message's bytes by
-//! RFC 822 section (whole, HEADER, HEADER.FIELDS[.NOT], TEXT) with
-//! partial ranges. Fetching a body without PEEK sets `\Seen`.
+//! FETCH and UID FETCH: flags, dates, sizes, ENVELOPE, BODY and
+//! BODYSTRUCTURE, the message's bytes by section (RFC 9051 §6.4.5: part
+//! numbers, HEADER, HEADER.FIELDS[.NOT], TEXT, MIME) with partial ranges,
+//! and BINARY / BINARY.SIZE (RFC 3516). Fetching a body without PEEK sets
+//! `\Seen`. The MIME structure is parsed once per message per command
+//! (`mime.rs`).
 
+#[cfg(test)]
+mod tests;
+
+use crate::mime;
 use crate::session::ImapSession;
 use crate::write;
-use imap_types::fetch::{Macro, MacroOrMessageDataItemNames, MessageDataItemName, Section};
+use imap_types::fetch::{Macro, MacroOrMessageDataItemNames, MessageDataItemName, Part, Section};
 use imap_types::sequence::SequenceSet;
 use net::Step;
+use std::borrow::Cow;
+use std::num::NonZeroU32;
 use store::{Flag, FlagOp};
 
 impl ImapSession {
@@ -22,7 +31,20 @@ impl ImapSession {
             MacroOrMessageDataItemNames::Macro(Macro::Fast) => {
                 vec![MessageDataItemName::Flags, MessageDataItemName::InternalDate, MessageDataItemName::Rfc822Size]
             }
-            MacroOrMessageDataItemNames::Macro(_) => return self.bad(out, tag, "ENVELOPE is not supported yet"),
+            MacroOrMessageDataItemNames::Macro(Macro::All) => vec![
+                MessageDataItemName::Flags,
+                MessageDataItemName::InternalDate,
+                MessageDataItemName::Rfc822Size,
+                MessageDataItemName::Envelope,
+            ],
+            MacroOrMessageDataItemNames::Macro(Macro::Full) => vec![
+                MessageDataItemName::Flags,
+                MessageDataItemName::InternalDate,
+                MessageDataItemName::Rfc822Size,
+                MessageDataItemName::Envelope,
+                MessageDataItemName::Body,
+            ],
+            MacroOrMessageDataItemNames::Macro(_) => return self.bad(out, tag, "unknown FETCH macro"),
             MacroOrMessageDataItemNames::MessageDataItemNames(items) => items,
         };
         for item in &items {
@@ -43,6 +65,7 @@ impl ImapSession {
         let sets_seen = !selected.read_only && items.iter().any(sets_seen);
         let mailbox = selected.id;
         let needs_body = items.iter().any(needs_body);
+        let needs_structure = items.iter().any(needs_structure);
         if sets_seen {
             let unseen: Vec<_> = indices
                 .iter()
@@ -77,14 +100,18 @@ impl ImapSession {
                 None
             };
             let body = body.as_deref().unwrap_or_default();
-            out.extend_from_slice(format!("* {} FETCH (", index + 1).as_bytes());
+            let structure = needs_structure.then(|| mime::parse(body));
+            let mut response = format!("* {} FETCH (", index + 1).into_bytes();
             for (n, item) in items.iter().enumerate() {
                 if n > 0 {
-                    out.push(b' ');
+                    response.push(b' ');
                 }
-                write_item(out, item, &meta, body);
+                if let Err(code) = write_item(&mut response, item, &meta, body, structure.as_ref()) {
+                    return self.no(out, tag, code);
+                }
             }
-            out.extend_from_slice(b")\r\n");
+            response.extend_from_slice(b")\r\n");
+            out.extend_from_slice(&response);
         }
         if uid { self.ok(out, tag, "FETCH completed") } else { self.ok_without_expunge(out, tag, "FETCH completed") }
     }
@@ -98,14 +125,15 @@ fn supported(item: &MessageDataItemName<'_>) -> Result<(), &'static str> {
         | MessageDataItemName::Rfc822Size
         | MessageDataItemName::Rfc822
         | MessageDataItemName::Rfc822Header
-        | MessageDataItemName::Rfc822Text => Ok(()),
-        MessageDataItemName::BodyExt { section, .. } => match section {
-            None
-            | Some(Section::Header(None) | Section::Text(None))
-            | Some(Section::HeaderFields(None, _) | Section::HeaderFieldsNot(None, _)) => Ok(()),
-            Some(_) => Err("MIME part sections are not supported yet"),
-        },
-        _ => Err("ENVELOPE, BODYSTRUCTURE and BINARY are not supported yet"),
+        | MessageDataItemName::Rfc822Text
+        | MessageDataItemName::Envelope
+        | MessageDataItemName::Body
+        | MessageDataItemName::BodyStructure
+        | MessageDataItemName::BodyExt { .. }
+        | MessageDataItemName::Binary { .. }
+        | MessageDataItemName::BinarySize { .. } => Ok(()),
+        #[allow(unreachable_patterns)]
+        _ => Err("unsupported FETCH item"),
     }
 }
 
@@ -115,7 +143,30 @@ fn sets_seen(item: &MessageDataItemName<'_>) -> bool {
         MessageDataItemName::Rfc822
             | MessageDataItemName::Rfc822Text
             | MessageDataItemName::BodyExt { peek: false, .. }
+            | MessageDataItemName::Binary { peek: false, .. }
     )
+}
+
+fn needs_structure(item: &MessageDataItemName<'_>) -> bool {
+    match item {
+        MessageDataItemName::Envelope
+        | MessageDataItemName::Body
+        | MessageDataItemName::BodyStructure
+        | MessageDataItemName::Binary { .. }
+        | MessageDataItemName::BinarySize { .. } => true,
+        // Sections of the message itself are found without the MIME
+        // structure, which keeps header-only fetches cheap.
+        MessageDataItemName::BodyExt { section, .. } => !matches!(
+            section,
+            None | Some(
+                Section::Header(None)
+                    | Section::Text(None)
+                    | Section::HeaderFields(None, _)
+                    | Section::HeaderFieldsNot(None, _)
+            )
+        ),
+        _ => false,
+    }
 }
 
 fn needs_body(item: &MessageDataItemName<'_>) -> bool {
@@ -125,67 +176,182 @@ fn needs_body(item: &MessageDataItemName<'_>) -> bool {
             | MessageDataItemName::Rfc822Header
             | MessageDataItemName::Rfc822Text
             | MessageDataItemName::BodyExt { .. }
+            | MessageDataItemName::Envelope
+            | MessageDataItemName::Body
+            | MessageDataItemName::BodyStructure
+            | MessageDataItemName::Binary { .. }
+            | MessageDataItemName::BinarySize { .. }
     )
 }
 
-fn write_item(out: &mut Vec<u8>, item: &MessageDataItemName<'_>, meta: &store::MessageMeta, body: &[u8]) {
-    match item {
-        MessageDataItemName::Uid => out.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
-        MessageDataItemName::Flags => {
+/// Writes one item; `Err` is the text of a tagged `NO` for the command.
+fn write_item(
+    out: &mut Vec<u8>,
+    item: &MessageDataItemName<'_>,
+    meta: &store::MessageMeta,
+    body: &[u8],
+    structure: Option<&mime::Part>,
+) -> Result<(), &'static str> {
+    match (item, structure) {
+        (MessageDataItemName::Uid, _) => out.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
+        (MessageDataItemName::Flags, _) => {
             out.extend_from_slice(format!("FLAGS {}", write::flag_list(&meta.flags)).as_bytes());
         }
-        MessageDataItemName::InternalDate => {
+        (MessageDataItemName::InternalDate, _) => {
             out.extend_from_slice(format!("INTERNALDATE {}", write::internal_date(meta.internal_date)).as_bytes());
         }
-        MessageDataItemName::Rfc822Size => out.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes()),
-        MessageDataItemName::Rfc822 => {
+        (MessageDataItemName::Rfc822Size, _) => out.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes()),
+        (MessageDataItemName::Rfc822, _) => {
             out.extend_from_slice(b"RFC822 ");
             write::literal(out, body);
         }
-        MessageDataItemName::Rfc822Header => {
+        (MessageDataItemName::Rfc822Header, _) => {
             out.extend_from_slice(b"RFC822.HEADER ");
             write::literal(out, split(body).0);
         }
-        MessageDataItemName::Rfc822Text => {
+        (MessageDataItemName::Rfc822Text, _) => {
             out.extend_from_slice(b"RFC822.TEXT ");
             write::literal(out, split(body).1);
         }
-        MessageDataItemName::BodyExt { section, partial, .. } => {
-            let (name, data) = section_data(section.as_ref(), body);
-            let data = match partial {
-                Some((origin, length)) => {
-                    let start = (*origin as usize).min(data.len());
-                    let end = start.saturating_add(length.get() as usize).min(data.len());
-                    out.extend_from_slice(format!("BODY[{name}]<{origin}> ").as_bytes());
-                    &data[start..end]
-                }
-                None => {
-                    out.extend_from_slice(format!("BODY[{name}] ").as_bytes());
-                    &data[..]
-                }
-            };
-            write::literal(out, data);
+        (MessageDataItemName::Envelope, Some(structure)) => {
+            out.extend_from_slice(b"ENVELOPE ");
+            mime::write_envelope(out, body, structure);
+        }
+        (MessageDataItemName::Body, Some(structure)) => {
+            out.extend_from_slice(b"BODY ");
+            mime::write_body(out, body, structure, false);
+        }
+        (MessageDataItemName::BodyStructure, Some(structure)) => {
+            out.extend_from_slice(b"BODYSTRUCTURE ");
+            mime::write_body(out, body, structure, true);
+        }
+        (MessageDataItemName::BodyExt { section, partial, .. }, structure) => {
+            let (name, data) = section_data(section.as_ref(), body, structure);
+            write_partial(out, "BODY", &name, data.as_deref(), *partial);
+        }
+        (MessageDataItemName::Binary { section, partial, .. }, Some(structure)) => {
+            let data = binary(section, body, structure)?;
+            write_partial(out, "BINARY", &part_name(section), data.as_deref(), *partial);
+        }
+        (MessageDataItemName::BinarySize { section }, Some(structure)) => {
+            let size = binary(section, body, structure)?.map_or(0, |data| data.len());
+            out.extend_from_slice(format!("BINARY.SIZE[{}] {size}", part_name(section)).as_bytes());
         }
         _ => {}
     }
+    Ok(())
 }
 
-/// The section's name as echoed in the response, and its bytes.
-fn section_data(section: Option<&Section<'_>>, body: &[u8]) -> (String, Vec<u8>) {
-    let (header, text) = split(body);
+/// `BODY[name]<origin> data`: a missing part is NIL, a partial range past
+/// the end an empty string. BINARY data with a NUL goes as a literal8
+/// (RFC 3516); BODY data goes as it always has, a literal.
+fn write_partial(out: &mut Vec<u8>, item: &str, name: &str, data: Option<&[u8]>, partial: Option<(u32, NonZeroU32)>) {
+    out.extend_from_slice(format!("{item}[{name}]").as_bytes());
+    let Some(data) = data else {
+        out.extend_from_slice(b" NIL");
+        return;
+    };
+    let data = match partial {
+        Some((origin, length)) => {
+            out.extend_from_slice(format!("<{origin}>").as_bytes());
+            let start = (origin as usize).min(data.len());
+            let end = start.saturating_add(length.get() as usize).min(data.len());
+            &data[start..end]
+        }
+        None => data,
+    };
+    out.push(b' ');
+    if item == "BINARY" && data.contains(&0) {
+        out.push(b'~');
+    }
+    write::literal(out, data);
+}
+
+/// A leaf part's content with its content-transfer-encoding undone
+/// (RFC 3516); `Ok(None)` for a part that does not exist.
+fn binary<'a>(
+    section: &[NonZeroU32],
+    body: &'a [u8],
+    structure: &mime::Part,
+) -> Result<Option<Cow<'a, [u8]>>, &'static str> {
+    if section.is_empty() {
+        return Ok(Some(Cow::Borrowed(body)));
+    }
+    let Some(part) = structure.find(section) else { return Ok(None) };
+    let raw = &body[part.body.clone()];
+    if part.is_multipart() {
+        return Ok(Some(Cow::Borrowed(raw)));
+    }
+    match part.transfer_encoding().as_deref() {
+        None => Ok(Some(Cow::Borrowed(raw))),
+        Some("base64") => mail_parser::decoders::base64::base64_decode(raw)
+            .map(|d| Some(Cow::Owned(d)))
+            .ok_or("[UNKNOWN-CTE] invalid base64 content"),
+        Some("quoted-printable") => mail_parser::decoders::quoted_printable::quoted_printable_decode(raw)
+            .map(|d| Some(Cow::Owned(d)))
+            .ok_or("[UNKNOWN-CTE] invalid quoted-printable content"),
+        Some(_) => Err("[UNKNOWN-CTE] unknown content-transfer-encoding"),
+    }
+}
+
+fn part_name(numbers: &[NonZeroU32]) -> String {
+    let names: Vec<String> = numbers.iter().map(|n| n.to_string()).collect();
+    names.join(".")
+}
+
+/// `1.2.` for a section's part, empty for none.
+fn prefix(part: Option<&Part>) -> String {
+    part.map(|p| format!("{}.", part_name(p.0.as_ref()))).unwrap_or_default()
+}
+
+/// The section's name as echoed in the response, and its bytes (`None`
+/// when the part does not exist or is not a message).
+fn section_data<'a>(
+    section: Option<&Section<'_>>,
+    body: &'a [u8],
+    structure: Option<&mime::Part>,
+) -> (String, Option<Cow<'a, [u8]>>) {
+    let numbers = |part: Option<&Part>| part.map(|p| p.0.as_ref().to_vec()).unwrap_or_default();
+    // The message a HEADER/TEXT section is about, as (header, text).
+    let message = |part: Option<&Part>| -> Option<(&'a [u8], &'a [u8])> {
+        match (part, structure) {
+            (None, _) => Some(split(body)),
+            (Some(part), Some(structure)) => {
+                let message = structure.message(&numbers(Some(part)))?;
+                Some((&body[message.header.clone()], &body[message.body.clone()]))
+            }
+            (Some(_), None) => None,
+        }
+    };
     match section {
-        None => (String::new(), body.to_vec()),
-        Some(Section::Header(_)) => ("HEADER".to_owned(), header.to_vec()),
-        Some(Section::Text(_)) => ("TEXT".to_owned(), text.to_vec()),
-        Some(Section::HeaderFields(_, names) | Section::HeaderFieldsNot(_, names)) => {
+        None => (String::new(), Some(Cow::Borrowed(body))),
+        Some(Section::Part(part)) => {
+            let data = structure.and_then(|s| s.find(part.0.as_ref())).map(|p| Cow::Borrowed(&body[p.body.clone()]));
+            (part_name(part.0.as_ref()), data)
+        }
+        Some(Section::Mime(part)) => {
+            let data = structure.and_then(|s| s.find(part.0.as_ref())).map(|p| Cow::Borrowed(&body[p.header.clone()]));
+            (format!("{}MIME", prefix(Some(part))), data)
+        }
+        Some(Section::Header(part)) => {
+            (format!("{}HEADER", prefix(part.as_ref())), message(part.as_ref()).map(|(h, _)| Cow::Borrowed(h)))
+        }
+        Some(Section::Text(part)) => {
+            (format!("{}TEXT", prefix(part.as_ref())), message(part.as_ref()).map(|(_, t)| Cow::Borrowed(t)))
+        }
+        Some(Section::HeaderFields(part, names) | Section::HeaderFieldsNot(part, names)) => {
             let not = matches!(section, Some(Section::HeaderFieldsNot(..)));
             let names: Vec<String> =
                 names.as_ref().iter().map(|n| String::from_utf8_lossy(n.as_ref()).into_owned()).collect();
-            let label = format!("HEADER.FIELDS{} ({})", if not { ".NOT" } else { "" }, names.join(" "));
-            (label, header_fields(header, &names, not))
+            let label = format!(
+                "{}HEADER.FIELDS{} ({})",
+                prefix(part.as_ref()),
+                if not { ".NOT" } else { "" },
+                names.join(" ")
+            );
+            let data = message(part.as_ref()).map(|(h, _)| Cow::Owned(header_fields(h, &names, not)));
+            (label, data)
         }
-        // Refused by `supported`.
-        Some(Section::Part(_) | Section::Mime(_)) => (String::new(), Vec::new()),
     }
 }
 

@@ -1,12 +1,16 @@
 //! Mailbox commands: CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE,
 //! LIST, LSUB, STATUS. The hierarchy delimiter is `/`.
+//!
+//! SPECIAL-USE (RFC 6154) goes by name: the mailboxes new accounts get
+//! ([`SPECIAL_USE_MAILBOXES`], created by the store) carry their use as a
+//! LIST attribute, and so does any mailbox given one of those names.
 
 use crate::session::{ImapSession, mailbox_name};
 use crate::write;
 use imap_types::mailbox::{ListMailbox, Mailbox};
 use imap_types::status::StatusDataItemName;
 use net::Step;
-use store::Flag;
+use store::{Flag, MailboxSnapshot};
 
 impl ImapSession {
     pub(crate) async fn handle_create(&mut self, tag: &str, mailbox: &Mailbox<'_>, out: &mut Vec<u8>) -> Step {
@@ -125,7 +129,10 @@ impl ImapSession {
             }
             let prefix = format!("{}/", info.name);
             let children = mailboxes.iter().any(|m| m.name.starts_with(&prefix));
-            let attributes = if children { "\\HasChildren" } else { "\\HasNoChildren" };
+            let mut attributes = if children { "\\HasChildren" } else { "\\HasNoChildren" }.to_owned();
+            if let Some(special) = special_use(&info.name) {
+                attributes = format!("{attributes} {special}");
+            }
             let mut line = format!("* {command} ({attributes}) \"/\" ").into_bytes();
             write::string(&mut line, info.name.as_bytes());
             out.extend_from_slice(&line);
@@ -148,32 +155,53 @@ impl ImapSession {
             Ok(snapshot) => snapshot,
             Err(e) => return self.store_error(out, tag, e),
         };
-        let info = &snapshot.info;
-        let mut values = Vec::new();
-        for item in items {
-            let deleted = || snapshot.messages.iter().filter(|m| m.flags.contains(&Flag::Deleted));
-            let value = match item {
-                StatusDataItemName::Messages => format!("MESSAGES {}", info.messages),
-                StatusDataItemName::Recent => "RECENT 0".to_owned(),
-                StatusDataItemName::UidNext => format!("UIDNEXT {}", info.uid_next),
-                StatusDataItemName::UidValidity => format!("UIDVALIDITY {}", info.uid_validity.0),
-                StatusDataItemName::Unseen => format!("UNSEEN {}", info.unseen),
-                StatusDataItemName::Deleted => format!("DELETED {}", deleted().count()),
-                StatusDataItemName::DeletedStorage => {
-                    format!("DELETED-STORAGE {}", deleted().map(|m| m.size).sum::<u64>())
-                }
-                StatusDataItemName::Size => format!("SIZE {}", info.size),
-                #[allow(unreachable_patterns)]
-                _ => continue,
-            };
-            values.push(value);
-        }
-        let mut line = b"* STATUS ".to_vec();
-        write::string(&mut line, info.name.as_bytes());
-        out.extend_from_slice(&line);
-        write::line(out, format_args!(" ({})", values.join(" ")));
+        write_status(out, &snapshot, items);
         self.ok(out, tag, "STATUS completed")
     }
+}
+
+/// `* STATUS "name" (MESSAGES 3 ...)` for STATUS and LIST-STATUS.
+pub(crate) fn write_status(out: &mut Vec<u8>, snapshot: &MailboxSnapshot, items: &[StatusDataItemName]) {
+    let info = &snapshot.info;
+    let deleted = || snapshot.messages.iter().filter(|m| m.flags.contains(&Flag::Deleted));
+    let mut values = Vec::new();
+    for item in items {
+        let value = match item {
+            StatusDataItemName::Messages => format!("MESSAGES {}", info.messages),
+            StatusDataItemName::Recent => "RECENT 0".to_owned(),
+            StatusDataItemName::UidNext => format!("UIDNEXT {}", info.uid_next),
+            StatusDataItemName::UidValidity => format!("UIDVALIDITY {}", info.uid_validity.0),
+            StatusDataItemName::Unseen => format!("UNSEEN {}", info.unseen),
+            StatusDataItemName::Deleted => format!("DELETED {}", deleted().count()),
+            StatusDataItemName::DeletedStorage => {
+                format!("DELETED-STORAGE {}", deleted().map(|m| m.size).sum::<u64>())
+            }
+            StatusDataItemName::Size => format!("SIZE {}", info.size),
+            #[allow(unreachable_patterns)]
+            _ => continue,
+        };
+        values.push(value);
+    }
+    let mut line = b"* STATUS ".to_vec();
+    write::string(&mut line, info.name.as_bytes());
+    out.extend_from_slice(&line);
+    write::line(out, format_args!(" ({})", values.join(" ")));
+}
+
+/// The top-level mailboxes, with their special use, that new accounts get
+/// besides INBOX (`Store::with_initial_mailboxes`).
+pub const SPECIAL_USE_MAILBOXES: [&str; 5] = ["Drafts", "Sent", "Trash", "Junk", "Archive"];
+
+/// The special-use attribute of a mailbox, by its name.
+pub(crate) fn special_use(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "Drafts" => "\\Drafts",
+        "Sent" => "\\Sent",
+        "Trash" => "\\Trash",
+        "Junk" => "\\Junk",
+        "Archive" => "\\Archive",
+        _ => return None,
+    })
 }
 
 /// LIST pattern matching: `*` matches anything, `%` anything but the
@@ -213,3 +241,6 @@ fn glob(pattern: &[u8], name: &[u8]) -> bool {
     }
     matched[name.len()]
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,6 +15,10 @@ fn check(size: usize) {
     let mut data = Vec::new();
     message.append_data(&mut data, 0xabc);
     let stored = unstuff(&data);
+    let mut text = Vec::new();
+    message.append_text(&mut text, 0xabc);
+    assert_eq!(text, stored, "the APPEND literal is the stored message");
+    assert_eq!(message.size(), size);
     assert_eq!(stored.len(), size, "size {size}");
     assert!(stored.ends_with(b"\r\n"));
     for line in stored.split_inclusive(|&b| b == b'\n') {
