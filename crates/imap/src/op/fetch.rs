@@ -66,29 +66,25 @@ impl ImapSession {
         let mailbox = selected.id;
         let needs_body = items.iter().any(needs_body);
         let needs_structure = items.iter().any(needs_structure);
-        if sets_seen {
-            let unseen: Vec<_> = indices
+        // \Seen is set only once every response is built: a FETCH that
+        // fails (an unknown transfer encoding, a storage error) changes
+        // nothing. The responses already show the flag it will get.
+        let unseen: Vec<_> = if sets_seen {
+            indices
                 .iter()
                 .map(|i| &selected.messages[*i])
                 .filter(|m| !m.flags.contains(&Flag::Seen))
                 .map(|m| m.uid)
-                .collect();
-            if !unseen.is_empty() {
-                match account.set_flags(mailbox, &unseen, FlagOp::Add, &[Flag::Seen], None).await {
-                    Ok((changed, _)) => {
-                        if let Some(selected) = &mut self.selected {
-                            selected.record(&changed);
-                        }
-                    }
-                    Err(e) => return self.store_error(out, tag, e),
-                }
-                if !items.contains(&MessageDataItemName::Flags) {
-                    items.push(MessageDataItemName::Flags);
-                }
-            }
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !unseen.is_empty() && !items.contains(&MessageDataItemName::Flags) {
+            items.push(MessageDataItemName::Flags);
         }
+        let mut responses = Vec::new();
         for index in indices {
-            let Some(meta) = self.selected.as_ref().map(|s| s.messages[index].clone()) else { break };
+            let Some(mut meta) = self.selected.as_ref().map(|s| s.messages[index].clone()) else { break };
             let body = if needs_body {
                 match account.read(mailbox, meta.uid).await {
                     Ok(body) => Some(body),
@@ -99,20 +95,33 @@ impl ImapSession {
             } else {
                 None
             };
+            if unseen.contains(&meta.uid) {
+                meta.flags.push(Flag::Seen);
+            }
             let body = body.as_deref().unwrap_or_default();
             let structure = needs_structure.then(|| mime::parse(body));
-            let mut response = format!("* {} FETCH (", index + 1).into_bytes();
+            responses.extend_from_slice(format!("* {} FETCH (", index + 1).as_bytes());
             for (n, item) in items.iter().enumerate() {
                 if n > 0 {
-                    response.push(b' ');
+                    responses.push(b' ');
                 }
-                if let Err(code) = write_item(&mut response, item, &meta, body, structure.as_ref()) {
+                if let Err(code) = write_item(&mut responses, item, &meta, body, structure.as_ref()) {
                     return self.no(out, tag, code);
                 }
             }
-            response.extend_from_slice(b")\r\n");
-            out.extend_from_slice(&response);
+            responses.extend_from_slice(b")\r\n");
         }
+        if !unseen.is_empty() {
+            match account.set_flags(mailbox, &unseen, FlagOp::Add, &[Flag::Seen], None).await {
+                Ok((changed, _)) => {
+                    if let Some(selected) = &mut self.selected {
+                        selected.record(&changed);
+                    }
+                }
+                Err(e) => return self.store_error(out, tag, e),
+            }
+        }
+        out.extend_from_slice(&responses);
         if uid { self.ok(out, tag, "FETCH completed") } else { self.ok_without_expunge(out, tag, "FETCH completed") }
     }
 }

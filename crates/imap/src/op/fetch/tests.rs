@@ -171,6 +171,10 @@ async fn unknown_transfer_encoding_is_refused_for_binary_only() {
     c.expect("2 FETCH 1 BINARY.SIZE[1]", "NO [UNKNOWN-CTE]").await;
     let reply = c.ok("3 FETCH 1 BODY.PEEK[1]").await;
     assert!(reply.contains("BODY[1] {7}\r\nbegin\r\n)"), "{reply}");
+    // A refused FETCH that would have set \Seen changes nothing.
+    c.expect("4 FETCH 1 BINARY[1]", "NO [UNKNOWN-CTE]").await;
+    let reply = c.ok("5 FETCH 1 FLAGS").await;
+    assert!(reply.contains("FLAGS ()"), "{reply}");
 }
 
 #[tokio::test]
