@@ -15,6 +15,7 @@ apt_install() {
 
 missing=()
 command -v swaks >/dev/null 2>&1 || missing+=(swaks)
+command -v mbsync >/dev/null 2>&1 || missing+=(isync)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing: ${missing[*]}"
