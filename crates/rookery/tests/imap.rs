@@ -34,19 +34,7 @@ fn tagged(c: &mut SmtpClient, tag: &str) -> String {
 #[test]
 fn imaplib_scenario() {
     let server = common::server();
-    let alice = common::account(&server, "alice");
-    let out = testkit::python(
-        "imap_basic.py",
-        &[
-            "--imap".into(),
-            server.ports.imap().to_string(),
-            "--user".into(),
-            alice,
-            "--password".into(),
-            "pw-alice".into(),
-        ],
-    )
-    .unwrap();
+    let out = common::imap_script_as_alice(&server, "imap_basic.py");
     assert!(out.contains("imap scenario passed"), "{out}");
 }
 

@@ -5,18 +5,6 @@ mod common;
 #[test]
 fn imaplib_fetch_structure() {
     let server = common::server();
-    let alice = common::account(&server, "alice");
-    let out = testkit::python(
-        "imap_fetch.py",
-        &[
-            "--imap".into(),
-            server.ports.imap().to_string(),
-            "--user".into(),
-            alice,
-            "--password".into(),
-            "pw-alice".into(),
-        ],
-    )
-    .unwrap();
+    let out = common::imap_script_as_alice(&server, "imap_fetch.py");
     assert!(out.contains("imap fetch scenario passed"), "{out}");
 }

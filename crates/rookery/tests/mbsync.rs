@@ -7,18 +7,6 @@ mod common;
 #[test]
 fn mbsync_two_way_sync_agrees_message_by_message_and_flag_by_flag() {
     let server = common::server();
-    let alice = common::account(&server, "alice");
-    let out = testkit::python(
-        "mbsync_sync.py",
-        &[
-            "--imap".into(),
-            server.ports.imap().to_string(),
-            "--user".into(),
-            alice,
-            "--password".into(),
-            "pw-alice".into(),
-        ],
-    )
-    .unwrap();
+    let out = common::imap_script_as_alice(&server, "mbsync_sync.py");
     assert!(out.contains("mbsync sync passed"), "{out}");
 }

@@ -19,3 +19,18 @@ pub fn account(server: &TestServer, name: &str) -> String {
     server.admin(&["account", "add", &full, "--password", &format!("pw-{name}")]).expect("account add");
     full
 }
+
+/// Adds `alice` and runs the IMAP client script `script` (in
+/// `tests/clients/`) against the server as her; returns its stdout.
+pub fn imap_script_as_alice(server: &TestServer, script: &str) -> String {
+    let alice = account(server, "alice");
+    let args = [
+        "--imap".into(),
+        server.ports.imap().to_string(),
+        "--user".into(),
+        alice,
+        "--password".into(),
+        "pw-alice".into(),
+    ];
+    testkit::python(script, &args).unwrap()
+}
