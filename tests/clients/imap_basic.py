@@ -8,7 +8,8 @@ Exit status 0 when every step behaved; prints what it checked."""
 import argparse
 import imaplib
 import re
-import sys
+
+from checks import check, ok
 
 MESSAGE = (
     b"From: Bob <bob@example.com>\r\n"
@@ -17,19 +18,6 @@ MESSAGE = (
     b"\r\n"
     b"Hello from imaplib.\r\n"
 )
-
-
-def check(condition, what):
-    if not condition:
-        print("FAILED: " + what)
-        sys.exit(1)
-    print("ok: " + what)
-
-
-def ok(result, what):
-    typ, data = result
-    check(typ == "OK", f"{what} ({typ} {data!r})")
-    return data
 
 
 def connect(args):

@@ -10,7 +10,8 @@ import argparse
 import base64
 import imaplib
 import re
-import sys
+
+from checks import check, ok
 
 ATTACHMENT = bytes(range(256))
 MESSAGE = (
@@ -41,19 +42,6 @@ MESSAGE = (
     b"inner body\r\n"
     b"--outer--\r\n"
 )
-
-
-def check(condition, what):
-    if not condition:
-        print("FAILED: " + what)
-        sys.exit(1)
-    print("ok: " + what)
-
-
-def ok(result, what):
-    typ, data = result
-    check(typ == "OK", f"{what} ({typ} {data!r})")
-    return data
 
 
 def fetch_one(imap, items, what):

@@ -9,20 +9,8 @@ Exit status 0 when every step behaved; prints what it checked."""
 import argparse
 import imaplib
 import socket
-import sys
 
-
-def check(condition, what):
-    if not condition:
-        print("FAILED: " + what)
-        sys.exit(1)
-    print("ok: " + what)
-
-
-def ok(result, what):
-    typ, data = result
-    check(typ == "OK", f"{what} ({typ} {data!r})")
-    return data
+from checks import check, ok
 
 
 def address(args):

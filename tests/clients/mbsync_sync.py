@@ -14,9 +14,10 @@ import imaplib
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import time
+
+from checks import check
 
 # Maildir info letters and the IMAP flags they stand for.
 LETTERS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen", "T": "\\Deleted"}
@@ -24,13 +25,6 @@ FLAGS = {v: k for k, v in LETTERS.items()}
 
 LOCAL_FOLDERS = {"INBOX": 110, "Work": 80, "Work/Projects": 60, "Lists": 90}
 SERVER_FOLDERS = {"INBOX": 15, "Work": 10, "Remote": 20}
-
-
-def check(condition, what):
-    if not condition:
-        print("FAILED: " + what)
-        sys.exit(1)
-    print("ok: " + what)
 
 
 def ok(result, what):
