@@ -37,6 +37,20 @@ pub(crate) struct Authenticated {
     pub changes: watch::Receiver<u64>,
 }
 
+/// Extensions the client has turned on (ENABLE, RFC 5161), which change
+/// the form of the server's responses.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Enabled {
+    /// IMAP4rev2 (RFC 9051): ESEARCH replies to SEARCH, UTF-8 mailbox
+    /// names, no `\Recent`.
+    pub imap4rev2: bool,
+    /// CONDSTORE (RFC 7162 §3.1): MODSEQ in untagged FETCH responses.
+    /// Also turned on by any CONDSTORE-enabling command.
+    pub condstore: bool,
+    /// QRESYNC (RFC 7162 §3.2): VANISHED instead of EXPUNGE.
+    pub qresync: bool,
+}
+
 /// One IMAP connection's state machine, driven by `net`'s driver.
 pub struct ImapSession {
     pub(crate) config: Arc<ImapConfig>,
@@ -52,6 +66,7 @@ pub struct ImapSession {
     pub(crate) auth: Option<Authenticated>,
     pub(crate) selected: Option<Selected>,
     pub(crate) auth_failures: usize,
+    pub(crate) enabled: Enabled,
     /// The selected mailbox vanished under the session: `* BYE` has been
     /// written and the connection closes after this command.
     closing: bool,
@@ -76,6 +91,7 @@ impl ImapSession {
             auth: None,
             selected: None,
             auth_failures: 0,
+            enabled: Enabled::default(),
             closing: false,
             errors: 0,
             span,
@@ -173,7 +189,7 @@ impl ImapSession {
             CommandBody::Logout => self.handle_logout(tag, out),
             CommandBody::StartTLS => self.handle_starttls(tag, out),
             CommandBody::Id { .. } => self.handle_id(tag, out),
-            CommandBody::Enable { .. } => self.handle_enable(tag, out),
+            CommandBody::Enable { capabilities } => self.handle_enable(tag, capabilities.as_ref(), out),
             CommandBody::Login { username, password } => {
                 self.handle_login(tag, username.as_ref(), password.declassify().as_ref(), out).await
             }

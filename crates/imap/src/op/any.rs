@@ -3,6 +3,7 @@
 
 use crate::session::ImapSession;
 use crate::write;
+use imap_types::extensions::enable::CapabilityEnable;
 use net::Step;
 
 /// LITERAL-'s limit on non-synchronising literals (RFC 7888 §4).
@@ -87,12 +88,41 @@ impl ImapSession {
         self.ok(out, tag, "ID completed")
     }
 
-    /// No ENABLE-able extension is implemented yet, so nothing is enabled.
-    pub(crate) fn handle_enable(&mut self, tag: &str, out: &mut Vec<u8>) -> Step {
+    /// ENABLE (RFC 5161): `* ENABLED` lists what this command turned on;
+    /// names the server does not know, or already on, are left out.
+    pub(crate) fn handle_enable(
+        &mut self,
+        tag: &str,
+        capabilities: &[CapabilityEnable<'_>],
+        out: &mut Vec<u8>,
+    ) -> Step {
         if self.auth.is_none() {
             return self.no(out, tag, "log in first");
         }
-        write::line(out, format_args!("* ENABLED"));
+        let mut enabled = Vec::new();
+        for capability in capabilities {
+            let name = capability.to_string().to_ascii_uppercase();
+            let flag = match name.as_str() {
+                "IMAP4REV2" => &mut self.enabled.imap4rev2,
+                "CONDSTORE" => &mut self.enabled.condstore,
+                "QRESYNC" => &mut self.enabled.qresync,
+                _ => continue,
+            };
+            if !*flag {
+                *flag = true;
+                enabled.push(if name == "IMAP4REV2" { "IMAP4rev2".to_owned() } else { name });
+            }
+        }
+        // QRESYNC implies CONDSTORE (RFC 7162 §3.2.3).
+        if self.enabled.qresync && !self.enabled.condstore {
+            self.enabled.condstore = true;
+            enabled.push("CONDSTORE".to_owned());
+        }
+        if enabled.is_empty() {
+            write::line(out, format_args!("* ENABLED"));
+        } else {
+            write::line(out, format_args!("* ENABLED {}", enabled.join(" ")));
+        }
         self.ok(out, tag, "ENABLE completed")
     }
 }
