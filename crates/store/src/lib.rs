@@ -19,6 +19,7 @@ mod blobs;
 mod cache;
 mod codec;
 mod commit;
+mod expunged;
 mod flags;
 mod ids;
 mod journal;
@@ -391,6 +392,28 @@ impl Account {
         let meta = self.inner.meta.read();
         let mb = meta.mailbox_by_name(&name).ok_or(StoreError::NoSuchMailbox(name))?;
         Ok(meta.snapshot(mb))
+    }
+
+    /// UID ranges (first, last) of `mailbox` expunged after modseq `since`,
+    /// ascending, for QRESYNC's VANISHED (EARLIER). When the mailbox's
+    /// bounded history does not reach back that far, every UID below
+    /// uid_next that is not in the mailbox: a superset RFC 7162 §3.2.5.2
+    /// allows.
+    pub fn expunged_since(&self, mailbox: MailboxId, since: ModSeq) -> Result<Vec<(Uid, Uid)>> {
+        let meta = self.inner.meta.read();
+        let mb = meta.mailboxes.get(&mailbox.0).ok_or_else(|| StoreError::NoSuchMailbox(format!("#{}", mailbox.0)))?;
+        let ranges = mb.expunged.since(since.0).unwrap_or_else(|| {
+            let mut gaps = Vec::new();
+            let mut next = 1;
+            for uid in mb.messages.keys().copied().chain([mb.uid_next]) {
+                if uid > next {
+                    gaps.push((next, uid - 1));
+                }
+                next = uid.saturating_add(1);
+            }
+            gaps
+        });
+        Ok(ranges.into_iter().map(|(a, b)| (Uid(a), Uid(b))).collect())
     }
 
     /// A counter that moves after every committed change to the account,

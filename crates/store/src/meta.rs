@@ -5,6 +5,7 @@
 //! agree.
 
 use crate::codec::corrupt;
+use crate::expunged::Expunged;
 use crate::flags::FlagSet;
 use crate::ids::DeliveryIds;
 use crate::ops::{BlobLoc, Op};
@@ -32,6 +33,8 @@ pub(crate) struct Mailbox {
     pub messages: BTreeMap<u32, Message>,
     pub unseen: u32,
     pub size: u64,
+    /// Recent expunges, for QRESYNC.
+    pub expunged: Expunged,
 }
 
 impl Mailbox {
@@ -45,6 +48,7 @@ impl Mailbox {
             messages: BTreeMap::new(),
             unseen: 0,
             size: 0,
+            expunged: Expunged::default(),
         }
     }
 }
@@ -199,6 +203,7 @@ impl Meta {
                     removed.push(message);
                 }
                 mb.highest_modseq = mb.highest_modseq.max(*modseq);
+                mb.expunged.record(*modseq, uids);
                 for message in &removed {
                     self.forget(message)?;
                 }

@@ -4,11 +4,14 @@
 //! generation that continues it.
 //!
 //! File: `RKS1`, version u32, generation u64, payload length u64, CRC32
-//! (of version, generation, length and payload), payload. Unlike the journal there is no torn tail to forgive: a
+//! (of version, generation, length and payload), payload. Version 2 added
+//! each mailbox's expunge history after its messages; version 1 files
+//! are still read (their mailboxes start with no history). Unlike the journal there is no torn tail to forgive: a
 //! snapshot is only ever seen whole, so any damage is reported corrupt.
 
 use crate::StoreError;
 use crate::codec::{Dec, Put, corrupt};
+use crate::expunged::Expunged;
 use crate::flags::FlagSet;
 use crate::ids::DeliveryIds;
 use crate::layout;
@@ -19,7 +22,7 @@ use std::io::{ErrorKind, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 4] = b"RKS1";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const HEADER_LEN: usize = 28;
 
 /// The complete snapshot file for `meta`, continued by journal `generation`.
@@ -49,6 +52,7 @@ pub(crate) fn encode(meta: &Meta, generation: u64) -> Vec<u8> {
             payload.put_u64(m.modseq);
             payload.put_opt_u128(m.delivery);
         }
+        mb.expunged.encode(&mut payload);
     }
     payload.put_len(meta.subscriptions.len());
     for name in &meta.subscriptions {
@@ -85,7 +89,7 @@ fn checksum(header: &[u8], payload: &[u8]) -> u32 {
     hasher.finalize()
 }
 
-fn decode_payload(payload: &[u8], recent_bound: usize) -> Result<Meta, StoreError> {
+fn decode_payload(payload: &[u8], version: u32, recent_bound: usize) -> Result<Meta, StoreError> {
     let mut dec = Dec::new(payload);
     let mut meta = Meta::new(recent_bound);
     meta.next_mailbox_id = dec.u32()?;
@@ -116,6 +120,8 @@ fn decode_payload(payload: &[u8], recent_bound: usize) -> Result<Meta, StoreErro
             }
             mb.messages.insert(uid, message);
         }
+        mb.expunged =
+            if version >= 2 { Expunged::decode(&mut dec)? } else { Expunged::forgotten_until(mb.highest_modseq) };
         if meta.mailboxes.insert(id, mb).is_some() {
             return Err(corrupt(format!("mailbox {id} twice in snapshot")));
         }
@@ -152,10 +158,13 @@ pub(crate) fn read(dir: &Path, recent_bound: usize) -> Result<Option<Loaded>, St
     let mut dec = Dec::new(&bytes[4..HEADER_LEN]);
     let (version, generation, len, crc) = (dec.u32()?, dec.u64()?, dec.u64()?, dec.u32()?);
     let payload = &bytes[HEADER_LEN..];
-    if version != VERSION || len != payload.len() as u64 || checksum(&bytes[4..HEADER_LEN - 4], payload) != crc {
+    if !(1..=VERSION).contains(&version)
+        || len != payload.len() as u64
+        || checksum(&bytes[4..HEADER_LEN - 4], payload) != crc
+    {
         return Err(corrupt("snapshot is damaged"));
     }
-    let meta = decode_payload(payload, recent_bound)?;
+    let meta = decode_payload(payload, version, recent_bound)?;
     Ok(Some(Loaded { meta, generation, file_len: bytes.len() as u64 }))
 }
 

@@ -238,6 +238,37 @@ async fn expunge_removes_and_bumps_modseq() {
     assert_eq!(inbox(&account).highest_modseq, after.highest_modseq);
 }
 
+#[tokio::test]
+async fn expunges_are_remembered_by_modseq() {
+    let (_dir, _store, account) = fresh().await;
+    for id in 1..=6 {
+        deliver(&account, id, "abc").await;
+    }
+    let id = inbox(&account).id;
+    account.expunge(id, &uids(&[2, 3])).await.unwrap();
+    let between = inbox(&account).highest_modseq;
+    account.expunge(id, &uids(&[5])).await.unwrap();
+    assert_eq!(account.expunged_since(id, ModSeq(0)).unwrap(), vec![(Uid(2), Uid(3)), (Uid(5), Uid(5))]);
+    assert_eq!(account.expunged_since(id, between).unwrap(), vec![(Uid(5), Uid(5))]);
+    assert!(account.expunged_since(id, inbox(&account).highest_modseq).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn forgotten_expunge_history_answers_with_every_missing_uid() {
+    let (_dir, _store, account) = fresh().await;
+    for id in 1..=5 {
+        deliver(&account, id, "abc").await;
+    }
+    let id = inbox(&account).id;
+    account.expunge(id, &uids(&[1, 4])).await.unwrap();
+    let modseq = inbox(&account).highest_modseq.0;
+    // As after loading a snapshot written before histories were kept.
+    account.inner.meta.write().mailboxes.get_mut(&id.0).unwrap().expunged =
+        crate::expunged::Expunged::forgotten_until(modseq);
+    assert_eq!(account.expunged_since(id, ModSeq(modseq)).unwrap(), vec![]);
+    assert_eq!(account.expunged_since(id, ModSeq(1)).unwrap(), vec![(Uid(1), Uid(1)), (Uid(4), Uid(4))]);
+}
+
 fn segment_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
         .unwrap()

@@ -9,7 +9,7 @@ use store::{
     StoreConfig, StoreError, StoreLimits, Usage,
 };
 use tempfile::TempDir;
-use types::{AccountName, Uid};
+use types::{AccountName, ModSeq, Uid};
 
 fn alice() -> AccountName {
     "alice@example.com".parse().unwrap()
@@ -43,20 +43,24 @@ struct State {
     messages: Vec<Vec<MessageMeta>>,
     bodies: Vec<Bytes>,
     usage: Usage,
+    /// Every mailbox's expunge history (QRESYNC).
+    expunged: Vec<Vec<(Uid, Uid)>>,
 }
 
 async fn state(account: &Account) -> State {
     let mailboxes = account.mailboxes();
     let mut messages = Vec::new();
     let mut bodies = Vec::new();
+    let mut expunged = Vec::new();
     for mb in &mailboxes {
+        expunged.push(account.expunged_since(mb.id, ModSeq(0)).unwrap());
         let snap = account.snapshot(&mb.name).unwrap();
         for m in &snap.messages {
             bodies.push(account.read(mb.id, m.uid).await.unwrap());
         }
         messages.push(snap.messages);
     }
-    State { mailboxes, messages, bodies, usage: account.usage() }
+    State { mailboxes, messages, bodies, usage: account.usage(), expunged }
 }
 
 /// A bit of every kind of write.
