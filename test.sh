@@ -21,6 +21,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing: ${missing[*]}"
     apt_install "${missing[@]}"
 fi
+# imapclient drives one of the IMAP client scenarios. Debian's package
+# serves only Debian's own python3, and is not in every release (not in
+# bookworm): otherwise pip installs it for the python3 the tests run.
+if ! python3 -c "import imapclient" >/dev/null 2>&1; then
+    echo "== installing imapclient"
+    if [ "$(command -v python3)" = /usr/bin/python3 ] && apt-cache show python3-imapclient >/dev/null 2>&1; then
+        apt_install python3-imapclient
+    else
+        python3 -m pip install --quiet imapclient
+    fi
+fi
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "== installing cargo-nextest"
     cargo install --locked cargo-nextest
@@ -43,7 +54,14 @@ if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
     for fuzz_dir in crates/*/fuzz; do
         for target in $(cd "$fuzz_dir/.." && cargo +nightly fuzz list); do
             echo "-- $fuzz_dir: $target"
-            (cd "$fuzz_dir/.." && cargo +nightly fuzz run "$target" -- -max_total_time="${FUZZ_SECONDS:-20}")
+            # Committed seeds (fuzz/seeds/<target>) start the run from
+            # inputs that reach deep into the protocol.
+            seeds=()
+            if [ -d "$fuzz_dir/seeds/$target" ]; then
+                mkdir -p "$fuzz_dir/corpus/$target"
+                seeds=("fuzz/corpus/$target" "fuzz/seeds/$target")
+            fi
+            (cd "$fuzz_dir/.." && cargo +nightly fuzz run "$target" "${seeds[@]}" -- -max_total_time="${FUZZ_SECONDS:-20}")
         done
     done
 else

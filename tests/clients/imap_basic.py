@@ -36,7 +36,7 @@ def main():
 
     imap = connect(args)
     check("UIDPLUS" in imap.capabilities and "MOVE" in imap.capabilities, "capabilities advertised")
-    check("IMAP4REV2" not in imap.capabilities, "IMAP4rev2 not advertised")
+    check("IMAP4REV2" in imap.capabilities and "IMAP4REV1" in imap.capabilities, "IMAP4rev1 and IMAP4rev2 advertised")
 
     ok(imap.create("Work/Projects"), "create with a superior")
     names = ok(imap.list('""', "*"), "list")

@@ -1,6 +1,6 @@
-//! IMAP sessions (RFC 3501 IMAP4rev1, with the RFC 9051 commands that
-//! rev1 clients also use): the state machine between the wire and the
-//! directory, locator and store.
+//! IMAP sessions (RFC 9051 IMAP4rev2, with RFC 3501 IMAP4rev1 clients
+//! served the rev1 way until they ENABLE IMAP4rev2): the state machine
+//! between the wire and the directory, locator and store.
 //!
 //! [`ImapSession`] implements [`net::Session`]: it is handed buffered
 //! input and appends responses, and never touches a socket. Each group of
@@ -26,8 +26,25 @@
 //! found by `mime.rs` over the stored bytes, with mail-parser parsing
 //! each header block.
 //!
-//! Not yet: CONDSTORE/QRESYNC, ESEARCH (hence no IMAP4rev2), modified
-//! UTF-7 mailbox names (names are passed through as UTF-8).
+//! imap-codec does not parse SEARCH RETURN (ESEARCH, RFC 4731) or the
+//! saved result `$` (SEARCHRES, RFC 5182) either, the last pieces of
+//! IMAP4rev2: `op/search/` takes the result options off the command and
+//! puts the saved UIDs in place of `$` before imap-codec decodes it.
+//!
+//! Mailbox names are UTF-8 in the store. On the wire they are modified
+//! UTF-7 (`utf7.rs`) until the client enables IMAP4rev2, UTF-8 after:
+//! `session::mailbox_name` decodes every name argument and
+//! `op/mailbox.rs`'s `write_name` encodes every name written.
+//!
+//! imap-codec's quoted strings are 7-bit; one holding UTF-8 (RFC 9051
+//! §4.3) is rewritten as a literal first (`tokens.rs`).
+//!
+//! CONDSTORE/QRESYNC (RFC 7162): modseqs are the store's; the store keeps
+//! each mailbox's expunges by modseq, which SELECT (QRESYNC ...) and
+//! UID FETCH (CHANGEDSINCE .. VANISHED) report as VANISHED (EARLIER).
+//! `session::Enabled` holds what ENABLE (or a CONDSTORE-enabling command)
+//! turned on, which changes the form of responses: MODSEQ in unsolicited
+//! FETCH, VANISHED instead of EXPUNGE, ESEARCH for SEARCH, no RECENT.
 #![forbid(unsafe_code)]
 
 mod config;
@@ -38,6 +55,8 @@ mod mime;
 mod op;
 mod selected;
 mod session;
+mod tokens;
+mod utf7;
 mod write;
 
 pub use config::ImapConfig;

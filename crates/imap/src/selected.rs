@@ -2,6 +2,7 @@
 //! list that gives sequence numbers their meaning, kept in step with the
 //! store by diffing snapshots (untagged EXISTS, EXPUNGE and FETCH FLAGS).
 
+use crate::session::Enabled;
 use crate::write;
 use imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 use store::{MailboxSnapshot, MessageMeta};
@@ -66,30 +67,34 @@ impl Selected {
     /// Brings the client's view up to date with `snapshot`, writing the
     /// untagged responses. Without `allow_expunge` (during FETCH, STORE
     /// and SEARCH, RFC 3501 §7.4.1) expunged messages stay in the view.
-    pub(crate) fn update(&mut self, snapshot: MailboxSnapshot, allow_expunge: bool, out: &mut Vec<u8>) {
+    /// With CONDSTORE flag changes carry MODSEQ; with QRESYNC expunges are
+    /// reported as one VANISHED (RFC 7162 §3.2.10).
+    pub(crate) fn update(
+        &mut self,
+        snapshot: MailboxSnapshot,
+        allow_expunge: bool,
+        enabled: Enabled,
+        out: &mut Vec<u8>,
+    ) {
         let current = snapshot.messages;
-        self.expunge_pending =
-            !allow_expunge && self.messages.iter().any(|m| current.binary_search_by_key(&m.uid, |c| c.uid).is_err());
+        let gone = |m: &MessageMeta| current.binary_search_by_key(&m.uid, |c| c.uid).is_err();
+        self.expunge_pending = !allow_expunge && self.messages.iter().any(gone);
         if allow_expunge {
-            // Descending, so that each number is still valid when sent.
-            for index in (0..self.messages.len()).rev() {
-                let uid = self.messages[index].uid;
-                if current.binary_search_by_key(&uid, |m| m.uid).is_err() {
-                    self.messages.remove(index);
-                    write::line(out, format_args!("* {} EXPUNGE", index + 1));
-                }
-            }
+            let expunged: Vec<Uid> = self.messages.iter().filter(|m| gone(m)).map(|m| m.uid).collect();
+            self.remove(&expunged, enabled, out);
         }
         for (index, known) in self.messages.iter_mut().enumerate() {
             if let Ok(at) = current.binary_search_by_key(&known.uid, |m| m.uid) {
                 let now = &current[at];
-                if now.flags != known.flags {
+                if now.flags != known.flags || now.modseq != known.modseq {
                     known.flags = now.flags.clone();
                     known.modseq = now.modseq;
+                    let modseq =
+                        if enabled.condstore { format!(" MODSEQ ({})", known.modseq.0) } else { String::new() };
                     write::line(
                         out,
                         format_args!(
-                            "* {} FETCH (UID {} FLAGS {})",
+                            "* {} FETCH (UID {} FLAGS {}{modseq})",
                             index + 1,
                             known.uid,
                             write::flag_list(&known.flags)
@@ -115,16 +120,27 @@ impl Selected {
         }
     }
 
-    /// Forgets messages this session expunged, writing `* n EXPUNGE` for
-    /// each in descending order.
-    pub(crate) fn remove(&mut self, uids: &[Uid], out: &mut Vec<u8>) {
+    /// Forgets expunged messages, writing `* n EXPUNGE` for each in
+    /// descending order (so that each number is still valid when sent),
+    /// or one `* VANISHED` under QRESYNC.
+    pub(crate) fn remove(&mut self, uids: &[Uid], enabled: Enabled, out: &mut Vec<u8>) {
         let mut uids = uids.to_vec();
         uids.sort_unstable();
+        let mut vanished = Vec::new();
         for index in (0..self.messages.len()).rev() {
-            if uids.binary_search(&self.messages[index].uid).is_ok() {
+            let uid = self.messages[index].uid;
+            if uids.binary_search(&uid).is_ok() {
                 self.messages.remove(index);
-                write::line(out, format_args!("* {} EXPUNGE", index + 1));
+                if enabled.qresync {
+                    vanished.push(uid);
+                } else {
+                    write::line(out, format_args!("* {} EXPUNGE", index + 1));
+                }
             }
+        }
+        if !vanished.is_empty() {
+            vanished.reverse();
+            write::line(out, format_args!("* VANISHED {}", write::uid_set(&vanished)));
         }
     }
 }
@@ -135,6 +151,38 @@ pub(crate) fn contains(set: &SequenceSet, value: u32, largest: u32) -> bool {
         let (low, high) = bounds(sequence, largest);
         low <= value && value <= high
     })
+}
+
+/// The set as ascending, disjoint ranges, `*` standing for `largest`.
+pub(crate) fn set_ranges(set: &SequenceSet, largest: u32) -> Vec<(u32, u32)> {
+    let mut ranges: Vec<(u32, u32)> = set.0.as_ref().iter().map(|s| bounds(s, largest)).collect();
+    ranges.sort_unstable();
+    let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+    for (low, high) in ranges {
+        match merged.last_mut() {
+            Some((_, end)) if low <= end.saturating_add(1) => *end = (*end).max(high),
+            _ => merged.push((low, high)),
+        }
+    }
+    merged
+}
+
+/// The UID ranges in both lists (each ascending and disjoint).
+pub(crate) fn intersect(a: &[(Uid, Uid)], b: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (low, high) = (a[i].0.0.max(b[j].0), a[i].1.0.min(b[j].1));
+        if low <= high {
+            out.push((low, high));
+        }
+        if a[i].1.0 < b[j].1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
 }
 
 fn bounds(sequence: &Sequence, largest: u32) -> (u32, u32) {

@@ -11,8 +11,9 @@ use cluster::Locator;
 use directory::Directory;
 use imap_codec::CommandCodec;
 use imap_codec::decode::{CommandDecodeError, Decoder};
-use imap_types::command::{Command, CommandBody};
+use imap_types::command::{Command, CommandBody, StoreModifier};
 use imap_types::mailbox::Mailbox;
+use imap_types::status::StatusDataItemName;
 use net::{ConnInfo, Session, Step};
 use std::fmt;
 use std::sync::Arc;
@@ -67,6 +68,9 @@ pub struct ImapSession {
     pub(crate) selected: Option<Selected>,
     pub(crate) auth_failures: usize,
     pub(crate) enabled: Enabled,
+    /// SEARCHRES (RFC 5182): the UIDs saved by `SEARCH RETURN (SAVE)`
+    /// for `$`; `None` until a SAVE in the selected mailbox.
+    pub(crate) saved_result: Option<Vec<types::Uid>>,
     /// The selected mailbox vanished under the session: `* BYE` has been
     /// written and the connection closes after this command.
     closing: bool,
@@ -92,6 +96,7 @@ impl ImapSession {
             selected: None,
             auth_failures: 0,
             enabled: Enabled::default(),
+            saved_result: None,
             closing: false,
             errors: 0,
             span,
@@ -154,9 +159,23 @@ impl ImapSession {
     }
 
     async fn handle_command(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Step {
+        let literals = crate::tokens::quoted_8bit_as_literals(bytes);
+        let bytes = literals.as_deref().unwrap_or(bytes);
+        // imap-codec does not parse SEARCHRES's `$`: it is replaced by
+        // the saved result first (op/search/saved.rs).
+        let substituted = match self.substitute_saved_result(bytes) {
+            Ok(substituted) => substituted,
+            Err(reason) => return self.no(out, &tag_of(bytes), reason),
+        };
+        let bytes = substituted.as_ref().map_or(bytes, |s| s.bytes.as_slice());
         match CommandCodec::default().decode(bytes) {
             Ok(([], command)) => {
                 tracing::debug!(target: "imap", command = command.body.name(), "command");
+                if substituted.as_ref().is_some_and(|s| s.empty)
+                    && let Some(step) = self.answer_empty_saved_result(&command, out)
+                {
+                    return step;
+                }
                 self.dispatch(command, out).await
             }
             Ok(_) | Err(CommandDecodeError::Failed | CommandDecodeError::Incomplete) => {
@@ -169,6 +188,10 @@ impl ImapSession {
                     Some(Ok(_)) => return self.no(out, &tag_of(bytes), "log in first"),
                     Some(Err(reason)) => return self.bad(out, &tag_of(bytes), reason),
                     None => {}
+                }
+                // Nor SEARCH RETURN (RFC 4731).
+                if let Some(step) = self.handle_search_return(bytes, out).await {
+                    return step;
                 }
                 tracing::debug!(target: "imap", "bad command");
                 self.bad(out, &tag_of(bytes), "syntax error in command")
@@ -183,6 +206,14 @@ impl ImapSession {
     async fn dispatch(&mut self, command: Command<'_>, out: &mut Vec<u8>) -> Step {
         let tag = command.tag.inner().to_owned();
         let tag = tag.as_str();
+        // SEARCHRES (RFC 9051 §6.4.4.1): a saved result belongs to one
+        // selection, and a new one starts as the empty set.
+        if matches!(
+            command.body,
+            CommandBody::Select { .. } | CommandBody::Examine { .. } | CommandBody::Close | CommandBody::Unselect
+        ) {
+            self.saved_result = Some(Vec::new());
+        }
         match command.body {
             CommandBody::Capability => self.handle_capability(tag, out),
             CommandBody::Noop | CommandBody::Check => self.handle_noop(tag, out),
@@ -212,9 +243,15 @@ impl ImapSession {
             CommandBody::Lsub { reference, mailbox_wildcard } => {
                 self.handle_list(tag, &reference, &mailbox_wildcard, true, out)
             }
-            CommandBody::Status { mailbox, item_names } => self.handle_status(tag, &mailbox, &item_names, out),
-            CommandBody::Select { mailbox, .. } => self.handle_select(tag, &mailbox, false, out),
-            CommandBody::Examine { mailbox, .. } => self.handle_select(tag, &mailbox, true, out),
+            CommandBody::Status { mailbox, item_names } => {
+                // A CONDSTORE-enabling command (RFC 7162 §3.1).
+                if item_names.contains(&StatusDataItemName::HighestModSeq) {
+                    self.enabled.condstore = true;
+                }
+                self.handle_status(tag, &mailbox, &item_names, out)
+            }
+            CommandBody::Select { mailbox, parameters } => self.handle_select(tag, &mailbox, &parameters, false, out),
+            CommandBody::Examine { mailbox, parameters } => self.handle_select(tag, &mailbox, &parameters, true, out),
             CommandBody::Append { mailbox, flags, date, message } => {
                 self.handle_append(tag, &mailbox, &flags, date.as_ref(), message, out).await
             }
@@ -231,11 +268,12 @@ impl ImapSession {
             CommandBody::Unselect => self.handle_close(tag, false, out).await,
             CommandBody::Expunge => self.handle_expunge(tag, None, out).await,
             CommandBody::ExpungeUid { sequence_set } => self.handle_expunge(tag, Some(&sequence_set), out).await,
-            CommandBody::Fetch { sequence_set, macro_or_item_names, uid, .. } => {
-                self.handle_fetch(tag, &sequence_set, macro_or_item_names, uid, out).await
+            CommandBody::Fetch { sequence_set, macro_or_item_names, uid, modifiers } => {
+                self.handle_fetch(tag, &sequence_set, macro_or_item_names, uid, &modifiers, out).await
             }
-            CommandBody::Store { sequence_set, kind, response, flags, uid, .. } => {
-                self.handle_store(tag, &sequence_set, kind, response, &flags, uid, out).await
+            CommandBody::Store { sequence_set, kind, response, flags, uid, modifiers } => {
+                let unchanged_since = modifiers.iter().map(|StoreModifier::UnchangedSince(m)| *m).next_back();
+                self.handle_store(tag, &sequence_set, kind, response, &flags, uid, unchanged_since, out).await
             }
             CommandBody::Copy { sequence_set, mailbox, uid } => {
                 self.handle_copy(tag, &sequence_set, &mailbox, uid, false, out).await
@@ -313,10 +351,11 @@ impl ImapSession {
     /// Diffs the selected mailbox against a fresh snapshot, whether or not
     /// the account's change counter moved.
     fn sync_selected(&mut self, allow_expunge: bool, out: &mut Vec<u8>) {
+        let enabled = self.enabled;
         let (Some(auth), Some(selected)) = (&mut self.auth, &mut self.selected) else { return };
         auth.changes.borrow_and_update();
         match auth.account.snapshot(&selected.name) {
-            Ok(snapshot) if snapshot.info.id == selected.id => selected.update(snapshot, allow_expunge, out),
+            Ok(snapshot) if snapshot.info.id == selected.id => selected.update(snapshot, allow_expunge, enabled, out),
             // Another session deleted or renamed it (RFC 9051 §6.3.5
             // lets the server close the connection).
             _ => {
@@ -344,12 +383,20 @@ impl ImapSession {
     }
 }
 
-/// A mailbox name as the store names it; `None` when not UTF-8.
-pub(crate) fn mailbox_name(mailbox: &Mailbox<'_>) -> Option<String> {
-    match mailbox {
-        Mailbox::Inbox => Some("INBOX".to_owned()),
-        Mailbox::Other(other) => std::str::from_utf8(other.as_ref()).ok().map(str::to_owned),
+/// A mailbox argument as the store names it (UTF-8), from its wire form
+/// on this connection: UTF-8 once IMAP4rev2 is enabled (RFC 9051 §5.1),
+/// modified UTF-7 before (RFC 3501 §5.1.3). A rev1 name with 8-bit bytes
+/// is taken as UTF-8 as it stands, `&` included: many clients send UTF-8
+/// whatever they enabled, and Dovecot accepts it too.
+pub(crate) fn mailbox_name(mailbox: &Mailbox<'_>, enabled: Enabled) -> Result<String, crate::utf7::NameError> {
+    let bytes = match mailbox {
+        Mailbox::Inbox => return Ok("INBOX".to_owned()),
+        Mailbox::Other(other) => other.as_ref(),
+    };
+    if enabled.imap4rev2 || !bytes.is_ascii() {
+        return String::from_utf8(bytes.to_vec()).map_err(|_| crate::utf7::NameError::NotUtf8);
     }
+    crate::utf7::decode(bytes)
 }
 
 #[async_trait::async_trait]

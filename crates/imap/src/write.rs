@@ -2,6 +2,7 @@
 
 use std::fmt::{self, Write as _};
 use store::Flag;
+use types::Uid;
 
 /// `tag OK|NO|BAD [code] text`.
 pub(crate) fn tagged(out: &mut Vec<u8>, tag: &str, status: &str, text: impl fmt::Display) {
@@ -59,4 +60,28 @@ pub(crate) fn flag_list(flags: &[Flag]) -> String {
 pub(crate) fn internal_date(unix_seconds: i64) -> String {
     let date = chrono::DateTime::from_timestamp(unix_seconds, 0).unwrap_or_default();
     format!("\"{}\"", date.format("%d-%b-%Y %H:%M:%S +0000"))
+}
+
+/// `1:3,7` for UIDs in the order given, runs of consecutive ones joined.
+pub(crate) fn uid_set(uids: &[Uid]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i].0;
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1].0 == end.wrapping_add(1) {
+            end += 1;
+            i += 1;
+        }
+        parts.push(if start == end { start.to_string() } else { format!("{start}:{end}") });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+/// `1:3,7` for ascending, disjoint UID ranges.
+pub(crate) fn ranges(ranges: &[(u32, u32)]) -> String {
+    let parts: Vec<String> =
+        ranges.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}:{b}") }).collect();
+    parts.join(",")
 }

@@ -64,6 +64,21 @@ fn bad_input_gets_bad_or_no_and_the_session_goes_on() {
     c.line("").unwrap();
     assert!(tagged(&mut c, "10").starts_with("10 NO"));
     assert!(cmd(&mut c, "11 NOOP").starts_with("11 OK"));
+    // An empty message (an empty header and no body) is stored as it is,
+    // and a partial range past its end is empty.
+    c.line("13 APPEND INBOX {2}").unwrap();
+    assert_eq!(c.read_line().unwrap(), "+ Ready for literal data");
+    c.send(b"\r\n\r\n").unwrap();
+    let reply = tagged(&mut c, "13");
+    assert!(reply.contains("13 OK"), "{reply}");
+    let reply = cmd(&mut c, "14 FETCH 1 (RFC822.SIZE BODY.PEEK[]<100.10> BODY.PEEK[TEXT]<0.5>)");
+    assert!(reply.contains("RFC822.SIZE 2 BODY[]<100> {0}\n BODY[TEXT]<0> {0}\n)"), "{reply}");
+    assert!(reply.contains("14 OK"), "{reply}");
+    // A mailbox name that is not UTF-8.
+    c.send(b"15 CREATE \"caf\xe9\"\r\n").unwrap();
+    let reply = tagged(&mut c, "15");
+    assert!(reply.starts_with("15 BAD") || reply.starts_with("15 NO"), "{reply}");
+    assert!(!cmd(&mut c, "16 LIST \"\" *").contains("caf"), "nothing was created");
     let reply = cmd(&mut c, "12 LOGOUT");
     assert!(reply.starts_with("* BYE") && reply.contains("12 OK"), "{reply}");
 }

@@ -10,9 +10,10 @@ use net::Step;
 const LITERAL_MINUS_MAX: u32 = 4096;
 
 impl ImapSession {
-    /// Only what works is advertised: no IMAP4rev2 until ESEARCH exists.
+    /// Only what works is advertised. IMAP4rev2 needs ESEARCH and
+    /// SEARCHRES (op/search/), whose tokens are listed for rev1 clients.
     pub(crate) fn capabilities(&self) -> String {
-        let mut caps = vec!["IMAP4rev1"];
+        let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "ESEARCH", "SEARCHRES"];
         if self.conn.tls_available && !self.conn.tls && self.auth.is_none() {
             caps.push("STARTTLS");
         }
@@ -23,7 +24,7 @@ impl ImapSession {
                 caps.push("LOGINDISABLED");
             }
         }
-        caps.extend(["ID", "ENABLE", "IDLE", "UIDPLUS", "MOVE", "UNSELECT", "BINARY"]);
+        caps.extend(["ID", "ENABLE", "IDLE", "UIDPLUS", "MOVE", "UNSELECT", "BINARY", "CONDSTORE", "QRESYNC"]);
         caps.extend([
             "CHILDREN",
             "SPECIAL-USE",

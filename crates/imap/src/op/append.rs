@@ -19,9 +19,11 @@ impl ImapSession {
         message: LiteralOrLiteral8<'_>,
         out: &mut Vec<u8>,
     ) -> Step {
-        let (Some(account), Some(name)) = (self.account(), mailbox_name(mailbox)) else {
-            return self.no(out, tag, "[TRYCREATE] no such mailbox");
+        let name = match mailbox_name(mailbox, self.enabled) {
+            Ok(name) => name,
+            Err(e) => return self.invalid_name(out, tag, e),
         };
+        let Some(account) = self.account() else { return self.no(out, tag, "log in first") };
         let body = match &message {
             LiteralOrLiteral8::Literal(literal) => literal.data(),
             LiteralOrLiteral8::Literal8(literal) => literal.data.as_ref(),

@@ -1,7 +1,7 @@
 //! COPY, MOVE and their UID forms, with UIDPLUS's COPYUID.
 
 use crate::session::{ImapSession, mailbox_name};
-use crate::write;
+use crate::write::{self, uid_set};
 use imap_types::mailbox::Mailbox;
 use imap_types::sequence::SequenceSet;
 use net::Step;
@@ -30,7 +30,10 @@ impl ImapSession {
         };
         let uids: Vec<Uid> = indices.iter().map(|i| selected.messages[*i].uid).collect();
         let from = selected.id;
-        let Some(target) = mailbox_name(target) else { return self.no(out, tag, "[TRYCREATE] no such mailbox") };
+        let target = match mailbox_name(target, self.enabled) {
+            Ok(target) => target,
+            Err(e) => return self.invalid_name(out, tag, e),
+        };
         let info = match account.status(&target) {
             Ok(info) => info,
             Err(StoreError::NoSuchMailbox(_)) => return self.no(out, tag, "[TRYCREATE] no such mailbox"),
@@ -65,25 +68,8 @@ impl ImapSession {
         }
         let moved: Vec<Uid> = pairs.iter().map(|p| p.0).collect();
         if let Some(selected) = &mut self.selected {
-            selected.remove(&moved, out);
+            selected.remove(&moved, self.enabled, out);
         }
         self.ok(out, tag, "MOVE completed")
     }
-}
-
-/// `1:3,7` for UIDs in the order given, runs of consecutive ones joined.
-pub(crate) fn uid_set(uids: &[Uid]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < uids.len() {
-        let start = uids[i].0;
-        let mut end = start;
-        while i + 1 < uids.len() && uids[i + 1].0 == end.wrapping_add(1) {
-            end += 1;
-            i += 1;
-        }
-        parts.push(if start == end { start.to_string() } else { format!("{start}:{end}") });
-        i += 1;
-    }
-    parts.join(",")
 }

@@ -9,14 +9,17 @@
 mod tests;
 
 use crate::mime;
+use crate::selected::{intersect, set_ranges};
 use crate::session::ImapSession;
 use crate::write;
+use imap_types::command::FetchModifier;
 use imap_types::fetch::{Macro, MacroOrMessageDataItemNames, MessageDataItemName, Part, Section};
 use imap_types::sequence::SequenceSet;
 use net::Step;
 use std::borrow::Cow;
 use std::num::NonZeroU32;
 use store::{Flag, FlagOp};
+use types::ModSeq;
 
 impl ImapSession {
     pub(crate) async fn handle_fetch(
@@ -25,8 +28,22 @@ impl ImapSession {
         set: &SequenceSet,
         items: MacroOrMessageDataItemNames<'_>,
         uid: bool,
+        modifiers: &[FetchModifier],
         out: &mut Vec<u8>,
     ) -> Step {
+        let mut changed_since = None;
+        let mut vanished = false;
+        for modifier in modifiers {
+            match modifier {
+                FetchModifier::ChangedSince(modseq) => changed_since = Some(modseq.get()),
+                FetchModifier::Vanished => vanished = true,
+            }
+        }
+        // RFC 7162 §3.2.6: VANISHED only in UID FETCH with CHANGEDSINCE,
+        // after ENABLE QRESYNC.
+        if vanished && !(uid && self.enabled.qresync && changed_since.is_some()) {
+            return self.bad(out, tag, "VANISHED needs ENABLE QRESYNC, UID FETCH and CHANGEDSINCE");
+        }
         let mut items = match items {
             MacroOrMessageDataItemNames::Macro(Macro::Fast) => {
                 vec![MessageDataItemName::Flags, MessageDataItemName::InternalDate, MessageDataItemName::Rfc822Size]
@@ -55,13 +72,35 @@ impl ImapSession {
         if uid && !items.contains(&MessageDataItemName::Uid) {
             items.insert(0, MessageDataItemName::Uid);
         }
+        if changed_since.is_some() && !items.contains(&MessageDataItemName::ModSeq) {
+            items.push(MessageDataItemName::ModSeq);
+        }
+        if items.contains(&MessageDataItemName::ModSeq) {
+            // A CONDSTORE-enabling command (RFC 7162 §3.1).
+            self.enabled.condstore = true;
+        }
         let (Some(account), Some(selected)) = (self.account(), &self.selected) else {
             return self.no(out, tag, "no mailbox selected");
         };
-        let indices = match selected.resolve(set, uid) {
+        let mut indices = match selected.resolve(set, uid) {
             Ok(indices) => indices,
             Err(_) => return self.bad(out, tag, "invalid sequence set"),
         };
+        if let Some(since) = changed_since {
+            indices.retain(|i| selected.messages[*i].modseq.0 > since);
+            if vanished {
+                let expunged = match account.expunged_since(selected.id, ModSeq(since)) {
+                    Ok(expunged) => expunged,
+                    Err(e) => return self.store_error(out, tag, e),
+                };
+                // `*` reaches past the last message: the client may know
+                // of UIDs expunged above it.
+                let gone = intersect(&expunged, &set_ranges(set, u32::MAX));
+                if !gone.is_empty() {
+                    write::line(out, format_args!("* VANISHED (EARLIER) {}", write::ranges(&gone)));
+                }
+            }
+        }
         let sets_seen = !selected.read_only && items.iter().any(sets_seen);
         let mailbox = selected.id;
         let needs_body = items.iter().any(needs_body);
@@ -116,6 +155,18 @@ impl ImapSession {
                 Ok((changed, _)) => {
                     if let Some(selected) = &mut self.selected {
                         selected.record(&changed);
+                        if self.enabled.condstore {
+                            // The responses above were built before \Seen
+                            // was set and carry the older modseq.
+                            for meta in &changed {
+                                let Ok(index) = selected.messages.binary_search_by_key(&meta.uid, |m| m.uid) else {
+                                    continue;
+                                };
+                                let line =
+                                    format!("* {} FETCH (UID {} MODSEQ ({}))\r\n", index + 1, meta.uid, meta.modseq.0);
+                                responses.extend_from_slice(line.as_bytes());
+                            }
+                        }
                     }
                 }
                 Err(e) => return self.store_error(out, tag, e),
@@ -140,7 +191,8 @@ fn supported(item: &MessageDataItemName<'_>) -> Result<(), &'static str> {
         | MessageDataItemName::BodyStructure
         | MessageDataItemName::BodyExt { .. }
         | MessageDataItemName::Binary { .. }
-        | MessageDataItemName::BinarySize { .. } => Ok(()),
+        | MessageDataItemName::BinarySize { .. }
+        | MessageDataItemName::ModSeq => Ok(()),
         #[allow(unreachable_patterns)]
         _ => Err("unsupported FETCH item"),
     }
@@ -209,6 +261,7 @@ fn write_item(
         (MessageDataItemName::InternalDate, _) => {
             out.extend_from_slice(format!("INTERNALDATE {}", write::internal_date(meta.internal_date)).as_bytes());
         }
+        (MessageDataItemName::ModSeq, _) => out.extend_from_slice(format!("MODSEQ ({})", meta.modseq.0).as_bytes()),
         (MessageDataItemName::Rfc822Size, _) => out.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes()),
         (MessageDataItemName::Rfc822, _) => {
             out.extend_from_slice(b"RFC822 ");

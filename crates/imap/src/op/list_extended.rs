@@ -5,7 +5,7 @@
 //! The grammar is small (parenthesised atoms, strings and literals);
 //! anything else is still a syntax error.
 
-use crate::op::mailbox::{matches, special_use, write_status};
+use crate::op::mailbox::{list_matches, special_use, write_name, write_status};
 use crate::session::ImapSession;
 use crate::write;
 use imap_types::status::StatusDataItemName;
@@ -226,6 +226,7 @@ struct Entry {
 impl ImapSession {
     pub(crate) fn handle_list_extended(&mut self, tag: &str, list: ListExtended, out: &mut Vec<u8>) -> Step {
         let Some(account) = self.account() else { return self.no(out, tag, "log in first") };
+        let enabled = self.enabled;
         if list.patterns.iter().all(String::is_empty) {
             write::line(out, format_args!("* LIST (\\Noselect) \"/\" \"\""));
             return self.ok(out, tag, "LIST completed");
@@ -247,7 +248,7 @@ impl ImapSession {
                 && (list.select_subscribed || list.select_special_use || entry.exists)
         };
         for (name, entry) in &entries {
-            if !patterns.iter().any(|p| matches(p, name)) {
+            if !patterns.iter().any(|p| list_matches(p, name, enabled)) {
                 continue;
             }
             let prefix = format!("{name}/");
@@ -269,7 +270,7 @@ impl ImapSession {
                 attributes.push("\\Subscribed");
             }
             let mut line = format!("* LIST ({}) \"/\" ", attributes.join(" ")).into_bytes();
-            write::string(&mut line, name.as_bytes());
+            write_name(&mut line, name, enabled);
             if child_info {
                 let criteria = if list.select_subscribed { "\"SUBSCRIBED\"" } else { "\"SPECIAL-USE\"" };
                 line.extend_from_slice(format!(" (\"CHILDINFO\" ({criteria}))").as_bytes());
@@ -279,7 +280,7 @@ impl ImapSession {
             if let (Some(items), true) = (&list.status, entry.exists)
                 && let Ok(snapshot) = account.snapshot(name)
             {
-                write_status(out, &snapshot, items);
+                write_status(out, &snapshot, items, enabled);
             }
         }
         self.ok(out, tag, "LIST completed")

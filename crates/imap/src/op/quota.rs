@@ -22,9 +22,12 @@ impl ImapSession {
     }
 
     pub(crate) fn handle_getquotaroot(&mut self, tag: &str, mailbox: &Mailbox<'_>, out: &mut Vec<u8>) -> Step {
-        let Some(name) = mailbox_name(mailbox) else { return self.no(out, tag, "[NONEXISTENT] no such mailbox") };
+        let name = match mailbox_name(mailbox, self.enabled) {
+            Ok(name) => name,
+            Err(e) => return self.invalid_name(out, tag, e),
+        };
         let mut line = b"* QUOTAROOT ".to_vec();
-        write::string(&mut line, name.as_bytes());
+        crate::op::mailbox::write_name(&mut line, &name, self.enabled);
         let quota = self.quota_line();
         if quota.is_some() {
             line.extend_from_slice(b" \"\"");

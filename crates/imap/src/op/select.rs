@@ -1,26 +1,47 @@
 //! SELECT, EXAMINE, CLOSE, UNSELECT, EXPUNGE and UID EXPUNGE.
 
-use crate::selected::Selected;
+use crate::selected::{Selected, intersect, set_ranges};
 use crate::session::{ImapSession, mailbox_name};
 use crate::write;
+use imap_types::command::SelectParameter;
 use imap_types::mailbox::Mailbox;
 use imap_types::sequence::SequenceSet;
 use net::Step;
 use store::Flag;
-use types::Uid;
+use types::{ModSeq, Uid};
 
 impl ImapSession {
     pub(crate) fn handle_select(
         &mut self,
         tag: &str,
         mailbox: &Mailbox<'_>,
+        parameters: &[SelectParameter],
         read_only: bool,
         out: &mut Vec<u8>,
     ) -> Step {
-        // A failed SELECT leaves no mailbox selected (RFC 9051 §6.3.2).
-        self.selected = None;
+        let mut qresync = None;
+        for parameter in parameters {
+            match parameter {
+                SelectParameter::CondStore => self.enabled.condstore = true,
+                // RFC 7162 §3.2.5: only after ENABLE QRESYNC.
+                SelectParameter::QResync { .. } if !self.enabled.qresync => {
+                    return self.bad(out, tag, "QRESYNC is not enabled");
+                }
+                SelectParameter::QResync { uid_validity, mod_sequence_value, known_uids, .. } => {
+                    qresync = Some((uid_validity.get(), mod_sequence_value.get(), known_uids.as_ref()));
+                }
+            }
+        }
+        // A failed SELECT leaves no mailbox selected (RFC 9051 §6.3.2);
+        // leaving one is announced (RFC 9051 §7.1, RFC 7162 §3.2.11).
+        if self.selected.take().is_some() {
+            write::line(out, format_args!("* OK [CLOSED] previous mailbox closed"));
+        }
         let Some(auth) = &mut self.auth else { return self.no(out, tag, "log in first") };
-        let Some(name) = mailbox_name(mailbox) else { return self.no(out, tag, "[NONEXISTENT] no such mailbox") };
+        let name = match mailbox_name(mailbox, self.enabled) {
+            Ok(name) => name,
+            Err(e) => return self.invalid_name(out, tag, e),
+        };
         auth.changes.borrow_and_update();
         let snapshot = match auth.account.snapshot(&name) {
             Ok(snapshot) => snapshot,
@@ -40,12 +61,47 @@ impl ImapSession {
             );
         }
         write::line(out, format_args!("* {} EXISTS", snapshot.messages.len()));
-        write::line(out, format_args!("* 0 RECENT"));
+        if !self.enabled.imap4rev2 {
+            // No message is ever \Recent here; IMAP4rev2 dropped it.
+            write::line(out, format_args!("* 0 RECENT"));
+        }
         if let Some(index) = first_unseen {
             write::line(out, format_args!("* OK [UNSEEN {}] first unseen", index + 1));
         }
         write::line(out, format_args!("* OK [UIDVALIDITY {}] UIDs valid", info.uid_validity.0));
         write::line(out, format_args!("* OK [UIDNEXT {}] predicted next UID", info.uid_next));
+        if self.enabled.condstore {
+            write::line(out, format_args!("* OK [HIGHESTMODSEQ {}] highest", info.highest_modseq.0));
+        }
+        if let Some((uid_validity, since, known)) = qresync
+            && uid_validity == info.uid_validity.0
+        {
+            let Some(account) = self.account() else { return self.no(out, tag, "log in first") };
+            // Only what the client knows of can have vanished for it.
+            let expunged = match account.expunged_since(info.id, ModSeq(since)) {
+                Ok(expunged) => expunged,
+                Err(e) => return self.store_error(out, tag, e),
+            };
+            let vanished = match known {
+                Some(known) => intersect(&expunged, &set_ranges(known, info.uid_next.0.saturating_sub(1))),
+                None => expunged.iter().map(|(a, b)| (a.0, b.0)).collect(),
+            };
+            if !vanished.is_empty() {
+                write::line(out, format_args!("* VANISHED (EARLIER) {}", write::ranges(&vanished)));
+            }
+            for (index, message) in snapshot.messages.iter().enumerate().filter(|(_, m)| m.modseq.0 > since) {
+                write::line(
+                    out,
+                    format_args!(
+                        "* {} FETCH (UID {} FLAGS {} MODSEQ ({}))",
+                        index + 1,
+                        message.uid,
+                        write::flag_list(&message.flags),
+                        message.modseq.0
+                    ),
+                );
+            }
+        }
         self.selected = Some(Selected::new(snapshot, read_only));
         let (code, command) = if read_only { ("READ-ONLY", "EXAMINE") } else { ("READ-WRITE", "SELECT") };
         write::tagged(out, tag, "OK", format_args!("[{code}] {command} completed"));
@@ -107,7 +163,7 @@ impl ImapSession {
             }
         };
         if let Some(selected) = &mut self.selected {
-            selected.remove(&removed, out);
+            selected.remove(&removed, self.enabled, out);
         }
         self.ok(out, tag, "EXPUNGE completed")
     }

@@ -1,5 +1,6 @@
 //! SPECIAL-USE, CHILDREN, NAMESPACE, QUOTA, APPENDLIMIT, LITERAL+/-,
-//! AUTHENTICATE LOGIN and ENABLE, through the session.
+//! AUTHENTICATE LOGIN, ENABLE and the wire forms of mailbox names
+//! (modified UTF-7, UTF-8), through the session.
 
 use crate::tests::{ALICE, Harness, MESSAGE, PASSWORD};
 use base64::Engine;
@@ -135,9 +136,147 @@ async fn authenticate_login() {
 }
 
 #[tokio::test]
-async fn enable_enables_nothing_yet() {
+async fn enable_reports_only_what_it_turned_on() {
     let h = Harness::new().await;
     let mut c = h.logged_in().await;
     let reply = c.ok("1 ENABLE CONDSTORE UTF8=ACCEPT").await;
-    assert_eq!(reply, "* ENABLED\r\n1 OK ENABLE completed\r\n");
+    assert_eq!(reply, "* ENABLED CONDSTORE\r\n1 OK ENABLE completed\r\n");
+}
+
+/// A command whose last argument is sent as a non-synchronising literal,
+/// for names with 8-bit bytes.
+async fn with_literal(c: &mut crate::tests::Client, command: &str, literal: &[u8]) -> String {
+    let mut bytes = format!("{command} {{{}+}}\r\n", literal.len()).into_bytes();
+    bytes.extend_from_slice(literal);
+    bytes.extend_from_slice(b"\r\n");
+    c.send_bytes(&bytes).await.0
+}
+
+#[tokio::test]
+async fn names_are_modified_utf7_before_imap4rev2() {
+    let h = Harness::new().await;
+    h.deliver(MESSAGE).await;
+    let mut c = h.logged_in().await;
+    c.ok("1 CREATE R&AOk-pertoire").await;
+    c.ok("2 CREATE \"Tom &- Jerry\"").await;
+    c.ok("3 CREATE \"Tom &- Jerry/&2D3eAA-\"").await;
+    let reply = c.ok("4 LIST \"\" *").await;
+    assert!(reply.contains("* LIST (\\HasNoChildren) \"/\" \"R&AOk-pertoire\"\r\n"), "{reply}");
+    assert!(reply.contains("* LIST (\\HasChildren) \"/\" \"Tom &- Jerry\"\r\n"), "{reply}");
+    assert!(reply.contains("* LIST (\\HasNoChildren) \"/\" \"Tom &- Jerry/&2D3eAA-\"\r\n"), "{reply}");
+    // Wildcards work on the encoded form, inside a shift too.
+    for pattern in ["R&AOk*", "*&AOk-*", "R%", "\"R&AOk-pertoir%\""] {
+        let reply = c.ok(&format!("5 LIST \"\" {pattern}")).await;
+        assert_eq!(reply, "* LIST (\\HasNoChildren) \"/\" \"R&AOk-pertoire\"\r\n5 OK LIST completed\r\n", "{pattern}");
+    }
+    let reply = c.ok("6 LIST \"Tom &- Jerry/\" %").await;
+    assert_eq!(reply, "* LIST (\\HasNoChildren) \"/\" \"Tom &- Jerry/&2D3eAA-\"\r\n6 OK LIST completed\r\n");
+    // A UTF-8 pattern from a rev1 client matches the UTF-8 names.
+    let reply = with_literal(&mut c, "7 LIST \"\"", "Ré*".as_bytes()).await;
+    assert_eq!(reply, "* LIST (\\HasNoChildren) \"/\" \"R&AOk-pertoire\"\r\n7 OK LIST completed\r\n");
+    // Every command that takes a name decodes it; every reply that
+    // carries one encodes it.
+    c.ok("8 SUBSCRIBE R&AOk-pertoire").await;
+    let reply = c.ok("9 LSUB \"\" R*").await;
+    assert!(reply.contains("* LSUB (\\HasNoChildren) \"/\" \"R&AOk-pertoire\"\r\n"), "{reply}");
+    c.append("R&AOk-pertoire", "\\Seen", MESSAGE).await;
+    let reply = c.ok("10 STATUS R&AOk-pertoire (MESSAGES UNSEEN)").await;
+    assert!(reply.starts_with("* STATUS \"R&AOk-pertoire\" (MESSAGES 1 UNSEEN 0)\r\n"), "{reply}");
+    let reply = c.ok("11 LIST \"\" R* RETURN (STATUS (MESSAGES))").await;
+    assert!(reply.contains("* STATUS \"R&AOk-pertoire\" (MESSAGES 1)\r\n"), "{reply}");
+    let reply = c.ok("12 GETQUOTAROOT R&AOk-pertoire").await;
+    assert!(reply.starts_with("* QUOTAROOT \"R&AOk-pertoire\""), "{reply}");
+    c.ok("13 SELECT INBOX").await;
+    c.ok("14 COPY 1 R&AOk-pertoire").await;
+    c.ok("15 EXAMINE R&AOk-pertoire").await;
+    c.ok("16 RENAME R&AOk-pertoire &BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-").await;
+    let reply = c.ok("17 STATUS &BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1- (MESSAGES)").await;
+    assert!(reply.contains("* STATUS \"&BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-\" (MESSAGES 2)\r\n"), "{reply}");
+    c.ok("18 DELETE &BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-").await;
+    // The store holds UTF-8: an IMAP4rev2 session sees it as such.
+    let mut rev2 = h.logged_in().await;
+    rev2.ok("19 ENABLE IMAP4rev2").await;
+    let reply = rev2.ok("20 LIST \"\" Tom*").await;
+    assert!(reply.contains("* LIST (\\HasChildren) \"/\" \"Tom & Jerry\"\r\n"), "{reply}");
+    assert!(reply.contains("* LIST (\\HasNoChildren) \"/\" {16}\r\nTom & Jerry/😀\r\n"), "{reply}");
+}
+
+#[tokio::test]
+async fn raw_utf8_names_from_rev1_clients_are_accepted() {
+    let h = Harness::new().await;
+    let mut c = h.logged_in().await;
+    // Taken as UTF-8 as it stands, `&` included, and listed encoded.
+    let reply = with_literal(&mut c, "1 CREATE", "Café & Co".as_bytes()).await;
+    assert_eq!(reply, "1 OK CREATE completed\r\n");
+    let reply = c.ok("2 LIST \"\" Caf*").await;
+    assert_eq!(reply, "* LIST (\\HasNoChildren) \"/\" \"Caf&AOk- &- Co\"\r\n2 OK LIST completed\r\n");
+    let reply = with_literal(&mut c, "3 SELECT", "Café & Co".as_bytes()).await;
+    assert!(reply.ends_with("3 OK [READ-WRITE] SELECT completed\r\n"), "{reply}");
+    // Not UTF-8: refused, saying why.
+    let reply = with_literal(&mut c, "4 CREATE", b"Caf\xe9").await;
+    assert_eq!(reply, "4 NO [CANNOT] invalid mailbox name: mailbox name is not UTF-8\r\n");
+}
+
+#[tokio::test]
+async fn invalid_modified_utf7_is_refused() {
+    let h = Harness::new().await;
+    h.deliver(MESSAGE).await;
+    let mut c = h.logged_in().await;
+    for (name, problem) in [
+        ("&AOk", "modified UTF-7 shift not terminated by '-'"),
+        ("&AO.k-", "invalid modified base64 in modified UTF-7"),
+        ("&AGE-", "printable US-ASCII encoded in modified UTF-7"),
+        ("&AOl-", "non-canonical modified UTF-7"),
+        ("&AOk-&AOk-", "non-canonical modified UTF-7"),
+        ("&2D0-", "unpaired UTF-16 surrogate in modified UTF-7"),
+    ] {
+        for command in ["CREATE", "SELECT", "STATUS", "DELETE", "SUBSCRIBE", "GETQUOTAROOT"] {
+            let line = match command {
+                "STATUS" => format!("1 STATUS \"{name}\" (MESSAGES)"),
+                _ => format!("1 {command} \"{name}\""),
+            };
+            let reply = c.cmd(&line).await;
+            assert_eq!(reply, format!("1 NO [CANNOT] invalid mailbox name: {problem}\r\n"), "{line}");
+        }
+        let reply = c.cmd(&format!("2 RENAME INBOX \"{name}\"")).await;
+        assert_eq!(reply, format!("2 NO [CANNOT] invalid mailbox name: {problem}\r\n"));
+    }
+    c.ok("3 SELECT INBOX").await;
+    c.expect("4 COPY 1:* &AOk", "NO [CANNOT] invalid mailbox name").await;
+    c.expect("5 MOVE 1:* &AOk", "NO [CANNOT] invalid mailbox name").await;
+    let (reply, _) = c.send("6 APPEND &AOk {1+}\r\nx\r\n").await;
+    assert_eq!(reply, "6 NO [CANNOT] invalid mailbox name: modified UTF-7 shift not terminated by '-'\r\n");
+    // None of them was created.
+    let reply = c.ok("7 LIST \"\" *").await;
+    assert!(!reply.contains('&'), "{reply}");
+}
+
+#[tokio::test]
+async fn names_are_utf8_with_imap4rev2() {
+    let h = Harness::new().await;
+    let mut c = h.logged_in().await;
+    c.ok("1 ENABLE IMAP4rev2").await;
+    // `&` is just a character: no shift, nothing refused.
+    c.ok("2 CREATE \"&AOk-\"").await;
+    let reply = with_literal(&mut c, "3 CREATE", "Répertoire".as_bytes()).await;
+    assert_eq!(reply, "3 OK CREATE completed\r\n");
+    let reply = with_literal(&mut c, "4 LIST \"\"", "R*".as_bytes()).await;
+    assert_eq!(reply, "* LIST (\\HasNoChildren) \"/\" {11}\r\nRépertoire\r\n4 OK LIST completed\r\n");
+    let (reply, _) = c.send("5 STATUS {11+}\r\nRépertoire (MESSAGES)\r\n").await;
+    assert_eq!(reply, "* STATUS {11}\r\nRépertoire (MESSAGES 0)\r\n5 OK STATUS completed\r\n");
+    let reply = c.ok("6 LIST \"\" &*").await;
+    assert_eq!(reply, "* LIST (\\HasNoChildren) \"/\" \"&AOk-\"\r\n6 OK LIST completed\r\n");
+    let reply = with_literal(&mut c, "7 CREATE", b"Caf\xe9").await;
+    assert_eq!(reply, "7 NO [CANNOT] invalid mailbox name: mailbox name is not UTF-8\r\n");
+    // A rev1 session sees the same mailboxes in modified UTF-7.
+    let mut rev1 = h.logged_in().await;
+    let reply = rev1.ok("8 LIST \"\" *").await;
+    assert!(reply.contains("\"/\" \"&-AOk-\"\r\n"), "{reply}");
+    assert!(reply.contains("\"/\" \"R&AOk-pertoire\"\r\n"), "{reply}");
+    // UTF-8 in a quoted string (RFC 9051 §4.3), which imap-codec alone
+    // would refuse, from either kind of client.
+    c.ok("9 CREATE \"Entw\u{fc}rfe \\\"alt\\\"\"").await;
+    rev1.ok("10 SELECT \"Entw\u{fc}rfe \\\"alt\\\"\"").await;
+    let reply = rev1.ok("11 LIST \"\" Entw*").await;
+    assert!(reply.contains("\"/\" \"Entw&APw-rfe \\\"alt\\\"\"\r\n"), "{reply}");
 }
