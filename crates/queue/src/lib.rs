@@ -21,6 +21,7 @@
 //! (the delivery loop), `id` (queue ids).
 #![forbid(unsafe_code)]
 
+mod bounce;
 mod gc;
 mod id;
 mod index;
@@ -53,19 +54,30 @@ pub struct QueueConfig {
     pub retry_schedule: Vec<Duration>,
     /// After this long in the queue a deferred recipient fails for good.
     pub max_age: Duration,
+    /// This server's host name in delivery status notifications.
+    pub reporting_mta: String,
+    /// The `From:` of delivery status notifications.
+    pub bounce_from: String,
+    /// A sender whose message is still deferred this long after it was
+    /// queued is told so, once (`Action: delayed`); `None`: never.
+    pub delay_warning_after: Option<Duration>,
 }
 
 impl QueueConfig {
-    /// The defaults: fsync on, 16 deliveries at once, retries after 1, 5,
-    /// 15, 30 minutes then hourly, for up to 5 days.
+    /// The defaults: fsync on, 16 deliveries at once, retries after 5,
+    /// 15, 30 minutes then hourly, for up to 5 days; a delay warning after
+    /// 4 hours.
     pub fn new(dir: impl Into<PathBuf>) -> QueueConfig {
         let minutes = |n: u64| Duration::from_secs(60 * n);
         QueueConfig {
             dir: dir.into(),
             fsync: true,
             delivery_concurrency: 16,
-            retry_schedule: vec![minutes(1), minutes(5), minutes(15), minutes(30), minutes(60)],
+            retry_schedule: vec![minutes(5), minutes(15), minutes(30), minutes(60)],
             max_age: Duration::from_secs(5 * 24 * 3600),
+            reporting_mta: "localhost".into(),
+            bounce_from: "MAILER-DAEMON@localhost".into(),
+            delay_warning_after: Some(minutes(4 * 60)),
         }
     }
 
@@ -145,10 +157,20 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RecipientState {
     Pending,
-    Deferred { attempts: u32, next_attempt: i64, last_error: String },
-    Held { reason: String },
+    /// `warned`: the sender has been told of the delay.
+    Deferred {
+        attempts: u32,
+        next_attempt: i64,
+        last_error: String,
+        warned: bool,
+    },
+    Held {
+        reason: String,
+    },
     Delivered,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 /// One message waiting in the queue, as listed.
@@ -208,6 +230,23 @@ pub(crate) struct Inner {
     pub writer: writer::WriterHandle,
 }
 
+impl Inner {
+    /// Stores a message durably (for clients, and for the runner's own
+    /// delivery status notifications).
+    pub(crate) async fn enqueue(&self, envelope: Envelope, body: Bytes) -> Result<QueueId> {
+        let id = self.shared.ids.next();
+        let queued_at_ms = now_ms();
+        let states = vec![record::State::Pending; envelope.recipients.len()];
+        let record = record::encode_message(id, queued_at_ms, &envelope, &states, body).ok_or_else(|| {
+            QueueError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "message too large for the queue"))
+        })?;
+        let (done, durable) = oneshot::channel();
+        self.writer.send(writer::Request::Message { id, queued_at_ms, envelope, record, done }).await?;
+        durable.await.map_err(|_| QueueError::ShuttingDown)??;
+        Ok(id)
+    }
+}
+
 /// The queue of one server. Dropping it (and stopping `run`) waits for the
 /// writer's last commit, so the directory can be reopened at once.
 pub struct Queue {
@@ -241,16 +280,7 @@ impl Queue {
 
     /// Stores the message durably; returns once it is on disk.
     pub async fn enqueue(&self, envelope: Envelope, body: Bytes) -> Result<QueueId> {
-        let id = self.inner.shared.ids.next();
-        let queued_at_ms = now_ms();
-        let states = vec![record::State::Pending; envelope.recipients.len()];
-        let record = record::encode_message(id, queued_at_ms, &envelope, &states, body).ok_or_else(|| {
-            QueueError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "message too large for the queue"))
-        })?;
-        let (done, durable) = oneshot::channel();
-        self.inner.writer.send(writer::Request::Message { id, queued_at_ms, envelope, record, done }).await?;
-        durable.await.map_err(|_| QueueError::ShuttingDown)??;
-        Ok(id)
+        self.inner.enqueue(envelope, body).await
     }
 
     /// Runs deliveries through `transport` until shutdown: new messages at

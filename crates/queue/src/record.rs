@@ -35,13 +35,17 @@ const STATE_DEFERRED: u8 = 1;
 const STATE_HELD: u8 = 2;
 const STATE_DELIVERED: u8 = 3;
 const STATE_FAILED: u8 = 4;
+/// Deferred, and the sender has been warned of the delay (RFC 3464
+/// `Action: delayed`); kept in the state so that compaction, which copies
+/// a message with its current states, keeps it too.
+const STATE_DEFERRED_WARNED: u8 = 5;
 
 /// A recipient's state as the queue keeps it: like
 /// [`crate::RecipientState`], with the next attempt in unix milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum State {
     Pending,
-    Deferred { attempts: u32, next_attempt_ms: i64, last_error: String },
+    Deferred { attempts: u32, next_attempt_ms: i64, last_error: String, warned: bool },
     Held { reason: String },
     Delivered,
     Failed { reason: String },
@@ -57,10 +61,11 @@ impl State {
         use crate::RecipientState as R;
         match self {
             State::Pending => R::Pending,
-            State::Deferred { attempts, next_attempt_ms, last_error } => R::Deferred {
+            State::Deferred { attempts, next_attempt_ms, last_error, warned } => R::Deferred {
                 attempts: *attempts,
                 next_attempt: next_attempt_ms.div_euclid(1000),
                 last_error: last_error.clone(),
+                warned: *warned,
             },
             State::Held { reason } => R::Held { reason: reason.clone() },
             State::Delivered => R::Delivered,
@@ -252,8 +257,8 @@ fn put_envelope(out: &mut Vec<u8>, envelope: &Envelope) {
 fn put_state(out: &mut Vec<u8>, state: &State) {
     match state {
         State::Pending => out.push(STATE_PENDING),
-        State::Deferred { attempts, next_attempt_ms, last_error } => {
-            out.push(STATE_DEFERRED);
+        State::Deferred { attempts, next_attempt_ms, last_error, warned } => {
+            out.push(if *warned { STATE_DEFERRED_WARNED } else { STATE_DEFERRED });
             put_u32(out, *attempts);
             out.extend_from_slice(&next_attempt_ms.to_le_bytes());
             put_str(out, clip(last_error));
@@ -361,11 +366,11 @@ impl<'a> Reader<'a> {
     fn state(&mut self) -> Result<State, DecodeError> {
         Ok(match self.u8()? {
             STATE_PENDING => State::Pending,
-            STATE_DEFERRED => {
+            kind @ (STATE_DEFERRED | STATE_DEFERRED_WARNED) => {
                 let attempts = self.u32()?;
                 let next_attempt_ms = self.i64()?;
                 let last_error = self.string()?;
-                State::Deferred { attempts, next_attempt_ms, last_error }
+                State::Deferred { attempts, next_attempt_ms, last_error, warned: kind == STATE_DEFERRED_WARNED }
             }
             STATE_HELD => State::Held { reason: self.string()? },
             STATE_DELIVERED => State::Delivered,

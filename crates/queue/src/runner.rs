@@ -3,6 +3,7 @@
 //! outcome. It sleeps until the next retry is due or a new message is
 //! enqueued; it never polls.
 
+use crate::bounce::{self, Action, RecipientReport, Report};
 use crate::gc::read_body;
 use crate::index::Location;
 use crate::record::{self, State};
@@ -226,12 +227,17 @@ async fn load(body: Body) -> Result<Bytes, ReadError> {
 }
 
 /// Updates the index first, then hands the frames to the writer: the order
-/// garbage collection relies on (see `gc.rs`).
+/// garbage collection relies on (see `gc.rs`). Delivery status
+/// notifications owed to the sender are queued (durably) before the
+/// frames go out, so that a message is never removed while its bounce is
+/// not yet safe; a crash in between makes the attempt repeat, and at
+/// worst the notification with it.
 async fn record_outcomes(inner: &Inner, job: &Job, outcomes: Vec<Outcome>) {
     let now = now_ms();
     let config = &inner.shared.config;
     let mut failed = Vec::new();
-    let frames = {
+    let mut delayed = Vec::new();
+    let (frames, queued_at_ms) = {
         let mut index = inner.shared.index.lock();
         let Some(queued_at_ms) = index.get(job.id).map(|entry| entry.queued_at_ms) else { return };
         let Some(states) = index.states_mut(job.id) else { return };
@@ -240,11 +246,20 @@ async fn record_outcomes(inner: &Inner, job: &Job, outcomes: Vec<Outcome>) {
             let Some(state) = states.get_mut(position) else { continue };
             *state = schedule::next_state(state, outcome, now, queued_at_ms, config);
             if let State::Failed { reason } = state {
-                failed.push((position, reason.clone()));
+                failed.push(report(job, position, reason));
             }
             changed.push(position);
         }
-        if states.iter().all(State::is_final) {
+        let warn_at = config.delay_warning_after.map(|after| queued_at_ms.saturating_add(after.as_millis() as i64));
+        if warn_at.is_some_and(|warn_at| now >= warn_at) {
+            for &position in &changed {
+                if let State::Deferred { warned: warned @ false, last_error, .. } = &mut states[position] {
+                    *warned = true;
+                    delayed.push(report(job, position, last_error));
+                }
+            }
+        }
+        let frames = if states.iter().all(State::is_final) {
             index.remove(job.id);
             record::encode_removed(job.id)
         } else {
@@ -253,22 +268,77 @@ async fn record_outcomes(inner: &Inner, job: &Job, outcomes: Vec<Outcome>) {
                 frames.extend_from_slice(&record::encode_outcome(job.id, position as u32, &states[position]));
             }
             frames
-        }
+        };
+        (frames, queued_at_ms)
     };
-    for (position, reason) in &failed {
+    for recipient in &failed {
         tracing::info!(
             target: "queue::runner",
             id = %job.id,
-            recipient = %job.envelope.recipients[*position],
-            %reason,
+            recipient = %recipient.address,
+            reason = %recipient.reason,
             "delivery failed for good"
         );
     }
-    // bounce: the recipients in `failed` are owed a DSN (RFC 3464) to
-    // `job.envelope.mail_from` unless it is `<>`. It must be enqueued
-    // (durably) before the Removed frame below is written; not built yet.
+    if job.envelope.mail_from.is_empty() {
+        if !failed.is_empty() {
+            // RFC 5321 §4.5.5: nothing is ever sent to the null path.
+            tracing::info!(target: "queue::runner", id = %job.id, "no notification: the sender is <>");
+        }
+    } else {
+        let retry_until = queued_at_ms.saturating_add(config.max_age.as_millis() as i64).div_euclid(1000);
+        notify(inner, job, Action::Failed, failed, None, now).await;
+        notify(inner, job, Action::Delayed, delayed, Some(retry_until), now).await;
+    }
     if let Err(error) = inner.writer.send(Request::Log(frames)).await {
         tracing::warn!(target: "queue::runner", id = %job.id, %error, "outcome not recorded");
+    }
+}
+
+fn report(job: &Job, position: usize, reason: &str) -> RecipientReport {
+    RecipientReport { address: job.envelope.recipients[position].clone(), reason: reason.to_owned() }
+}
+
+/// Queues one delivery status notification to the sender of `job`.
+async fn notify(
+    inner: &Inner,
+    job: &Job,
+    action: Action,
+    recipients: Vec<RecipientReport>,
+    retry_until: Option<i64>,
+    now_ms: i64,
+) {
+    if recipients.is_empty() {
+        return;
+    }
+    let config = &inner.shared.config;
+    let report = Report {
+        reporting_mta: &config.reporting_mta,
+        from: &config.bounce_from,
+        id: job.id,
+        envelope: &job.envelope,
+        action,
+        recipients,
+        retry_until,
+        original: &job.body,
+        now: now_ms.div_euclid(1000),
+    };
+    let (envelope, bytes) = bounce::build(&report);
+    match inner.enqueue(envelope, Bytes::from(bytes)).await {
+        Ok(bounce) => tracing::info!(
+            target: "queue::runner",
+            id = %job.id,
+            %bounce,
+            ?action,
+            to = %job.envelope.mail_from,
+            "delivery status notification queued"
+        ),
+        Err(error) => tracing::error!(
+            target: "queue::runner",
+            id = %job.id,
+            %error,
+            "delivery status notification could not be queued"
+        ),
     }
 }
 

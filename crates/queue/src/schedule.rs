@@ -137,14 +137,14 @@ pub(crate) fn next_state(
                 let reason = format!("{error} (still failing after {} s in the queue)", config.max_age.as_secs());
                 return State::Failed { reason };
             }
-            let attempts = match current {
-                State::Deferred { attempts, .. } => attempts.saturating_add(1),
-                _ => 1,
+            let (attempts, warned) = match current {
+                State::Deferred { attempts, warned, .. } => (attempts.saturating_add(1), *warned),
+                _ => (1, false),
             };
             let step = (attempts as usize - 1).min(config.retry_schedule.len().saturating_sub(1));
             let delay_ms = config.retry_schedule.get(step).map_or(0, |delay| duration_ms(*delay));
             let next_attempt_ms = now_ms.saturating_add(delay_ms).min(expires_ms);
-            State::Deferred { attempts, next_attempt_ms, last_error: error.to_owned() }
+            State::Deferred { attempts, next_attempt_ms, last_error: error.to_owned(), warned }
         }
     }
 }

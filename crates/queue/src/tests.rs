@@ -1,5 +1,6 @@
 //! Tests of the whole queue through its API, with helpers they share.
 
+mod bounces;
 mod compaction;
 mod kill;
 mod recovery;
@@ -20,6 +21,7 @@ pub(crate) fn config(dir: &Path) -> QueueConfig {
         delivery_concurrency: 4,
         retry_schedule: vec![Duration::from_millis(50)],
         max_age: Duration::from_secs(600),
+        ..QueueConfig::new(dir)
     }
 }
 
@@ -58,6 +60,7 @@ pub(crate) fn segment_numbers(dir: &Path) -> Vec<u64> {
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
     pub id: QueueId,
+    pub envelope: Envelope,
     pub recipients: Vec<usize>,
     pub body: Bytes,
     pub at: Instant,
@@ -106,6 +109,7 @@ impl Transport for Scripted {
         self.max_running.fetch_max(running, Ordering::SeqCst);
         self.calls.lock().push(Call {
             id: job.id,
+            envelope: job.envelope.clone(),
             recipients: job.recipients.clone(),
             body: job.body.clone(),
             at: Instant::now(),

@@ -207,6 +207,10 @@ pub struct QueueSection {
     /// A recipient still deferred after this long fails for good.
     #[serde(with = "humantime_serde")]
     pub max_age: Duration,
+    /// The sender is told once that a message is still deferred this long
+    /// after it was queued; 0 never.
+    #[serde(with = "humantime_serde")]
+    pub delay_warning_after: Duration,
 }
 
 impl Default for QueueSection {
@@ -214,8 +218,9 @@ impl Default for QueueSection {
         let minutes = |m: u64| Duration::from_secs(m * 60);
         Self {
             delivery_concurrency: 64,
-            retry_schedule: vec![minutes(1), minutes(5), minutes(15), minutes(60), minutes(240)],
+            retry_schedule: vec![minutes(5), minutes(15), minutes(30), minutes(60)],
             max_age: Duration::from_secs(5 * 24 * 3600),
+            delay_warning_after: minutes(4 * 60),
         }
     }
 }

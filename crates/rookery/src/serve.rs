@@ -64,6 +64,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             delivery_concurrency: config.queue.delivery_concurrency,
             retry_schedule: config.queue.retry_schedule.clone(),
             max_age: config.queue.max_age,
+            reporting_mta: config.hostname(),
+            bounce_from: format!("MAILER-DAEMON@{main_domain}"),
+            delay_warning_after: Some(config.queue.delay_warning_after).filter(|after| !after.is_zero()),
         })
         .context("opening the queue")?,
     );

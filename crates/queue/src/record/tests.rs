@@ -38,7 +38,7 @@ fn check_message(envelope: Envelope, states: Vec<State>, body: &[u8]) {
 }
 
 fn deferred() -> State {
-    State::Deferred { attempts: 3, next_attempt_ms: -5, last_error: "4.2.2 full".into() }
+    State::Deferred { attempts: 3, next_attempt_ms: -5, last_error: "4.2.2 full".into(), warned: true }
 }
 
 #[test]
@@ -133,9 +133,14 @@ fn long_texts_are_clipped_on_a_char_boundary() {
 fn state_strategy() -> impl Strategy<Value = State> {
     prop_oneof![
         Just(State::Pending),
-        (any::<u32>(), any::<i64>(), ".{0,20}").prop_map(|(attempts, next_attempt_ms, last_error)| {
-            State::Deferred { attempts, next_attempt_ms, last_error }
-        }),
+        (any::<u32>(), any::<i64>(), ".{0,20}", any::<bool>()).prop_map(
+            |(attempts, next_attempt_ms, last_error, warned)| State::Deferred {
+                attempts,
+                next_attempt_ms,
+                last_error,
+                warned
+            }
+        ),
         ".{0,20}".prop_map(|reason| State::Held { reason }),
         Just(State::Delivered),
         ".{0,20}".prop_map(|reason| State::Failed { reason }),

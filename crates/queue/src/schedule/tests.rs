@@ -10,7 +10,7 @@ fn config() -> QueueConfig {
 }
 
 fn deferred(attempts: u32, next_attempt_ms: i64) -> State {
-    State::Deferred { attempts, next_attempt_ms, last_error: "busy".into() }
+    State::Deferred { attempts, next_attempt_ms, last_error: "busy".into(), warned: false }
 }
 
 #[test]

@@ -33,7 +33,8 @@ async fn a_clean_reopen_keeps_messages_and_recipient_states() {
     config.retry_schedule = vec![Duration::from_secs(3600)];
     let queue = Arc::new(Queue::open(config.clone()).unwrap());
     let transport = Scripted::new(|address, _| match &address[..1] {
-        "d" => Outcome::Delivered,
+        // "s": the sender, who gets the failure notification.
+        "d" | "s" => Outcome::Delivered,
         "f" => Outcome::Failed("5.1.1 unknown".into()),
         "h" => Outcome::Held("remote".into()),
         _ => Outcome::Deferred("4.2.2 full".into()),

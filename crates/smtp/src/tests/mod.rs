@@ -49,6 +49,7 @@ impl World {
             delivery_concurrency: 1,
             retry_schedule: vec![Duration::from_secs(60)],
             max_age: Duration::from_secs(3600),
+            ..QueueConfig::new(dir.path().join("queue"))
         })
         .unwrap();
         let services = Arc::new(SmtpServices { delivery: Arc::new(delivery), queue: Arc::new(queue) });
