@@ -32,6 +32,15 @@ if ! python3 -c "import imapclient" >/dev/null 2>&1; then
         python3 -m pip install --quiet imapclient
     fi
 fi
+# aiosmtpd is the remote SMTP server of the outbound tests (PyPI).
+if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then
+    echo "== installing aiosmtpd"
+    if [ "$(command -v python3)" = /usr/bin/python3 ] && apt-cache show python3-aiosmtpd >/dev/null 2>&1; then
+        apt_install python3-aiosmtpd
+    else
+        python3 -m pip install --quiet aiosmtpd
+    fi
+fi
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "== installing cargo-nextest"
     cargo install --locked cargo-nextest

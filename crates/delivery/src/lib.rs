@@ -14,6 +14,8 @@ use types::{AccountName, DomainName};
 
 mod transport;
 
+pub use transport::{NO_OUTBOUND, QueueTransport};
+
 /// What a recipient address is to this server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recipient {

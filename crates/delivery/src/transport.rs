@@ -1,36 +1,66 @@
-//! The queue's transport for local recipients. Remote recipients are held
-//! in the queue until outbound delivery exists (issue: outbound mail).
+//! The queue's transport: local recipients go into account storage here,
+//! the others to the remote transport (outbound SMTP) when the server has
+//! one, or stay held in the queue when it has none.
 
 use crate::{DeliveryError, LocalDelivery, Recipient};
 use queue::{Job, Outcome, Transport};
+use std::sync::Arc;
 use store::DeliveryId;
 
+/// Why a remote recipient waits when outbound delivery is off.
+pub const NO_OUTBOUND: &str = "outbound delivery is not enabled on this server";
+
+pub struct QueueTransport {
+    local: Arc<LocalDelivery>,
+    remote: Option<Arc<dyn Transport>>,
+}
+
+impl QueueTransport {
+    /// `remote: None` keeps mail for other domains held in the queue.
+    pub fn new(local: Arc<LocalDelivery>, remote: Option<Arc<dyn Transport>>) -> QueueTransport {
+        QueueTransport { local, remote }
+    }
+}
+
 #[async_trait::async_trait]
-impl Transport for LocalDelivery {
+impl Transport for QueueTransport {
     async fn deliver(&self, job: &Job) -> Vec<Outcome> {
-        let mut outcomes = Vec::with_capacity(job.recipients.len());
-        for &index in &job.recipients {
-            let Some(address) = job.envelope.recipients.get(index) else {
-                outcomes.push(Outcome::Failed("recipient index out of range".to_owned()));
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; job.recipients.len()];
+        let mut remote = Vec::new();
+        for (slot, &position) in job.recipients.iter().enumerate() {
+            let Some(address) = job.envelope.recipients.get(position) else {
+                outcomes[slot] = Some(Outcome::Failed("recipient index out of range".to_owned()));
                 continue;
             };
-            outcomes.push(self.deliver_one(job, index, address).await);
+            outcomes[slot] = match self.local.recipient(address).await {
+                Ok(Recipient::Local(account)) => Some(self.local.deliver_queued(job, position, &account).await),
+                Ok(Recipient::UnknownUser) => Some(Outcome::Failed(format!("5.1.1 unknown user {address}"))),
+                Ok(Recipient::Remote) if self.remote.is_some() => {
+                    remote.push(slot);
+                    None
+                }
+                Ok(Recipient::Remote) => Some(Outcome::Held(NO_OUTBOUND.into())),
+                Err(DeliveryError::BadAddress(a)) => Some(Outcome::Failed(format!("5.1.3 bad address {a}"))),
+                Err(e) => Some(Outcome::Deferred(e.to_string())),
+            };
         }
-        outcomes
+        if let (Some(transport), false) = (&self.remote, remote.is_empty()) {
+            let remote_job =
+                Job { recipients: remote.iter().map(|&slot| job.recipients[slot]).collect(), ..job.clone() };
+            let results = transport.deliver(&remote_job).await;
+            for (slot, outcome) in remote.into_iter().zip(results) {
+                outcomes[slot] = Some(outcome);
+            }
+        }
+        outcomes.into_iter().map(|o| o.unwrap_or_else(|| Outcome::Deferred("4.3.0 no outcome".into()))).collect()
     }
 }
 
 impl LocalDelivery {
-    async fn deliver_one(&self, job: &Job, index: usize, address: &str) -> Outcome {
-        let account = match self.recipient(address).await {
-            Ok(Recipient::Local(account)) => account,
-            Ok(Recipient::UnknownUser) => return Outcome::Failed(format!("5.1.1 unknown user {address}")),
-            Ok(Recipient::Remote) => return Outcome::Held("outbound delivery is not enabled on this server".into()),
-            Err(DeliveryError::BadAddress(a)) => return Outcome::Failed(format!("5.1.3 bad address {a}")),
-            Err(e) => return Outcome::Deferred(e.to_string()),
-        };
-        let id = delivery_id(job.id, index);
-        match self.deliver(&account, &job.envelope.mail_from, &job.body, id).await {
+    /// Delivers a queued message to one local account.
+    async fn deliver_queued(&self, job: &Job, position: usize, account: &types::AccountName) -> Outcome {
+        let id = delivery_id(job.id, position);
+        match self.deliver(account, &job.envelope.mail_from, &job.body, id).await {
             Ok(_) => Outcome::Delivered,
             Err(DeliveryError::QuotaExceeded { .. }) => {
                 Outcome::Deferred(format!("4.2.2 mailbox of {account} is full"))

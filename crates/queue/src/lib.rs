@@ -21,6 +21,7 @@
 //! (the delivery loop), `id` (queue ids).
 #![forbid(unsafe_code)]
 
+mod admin;
 mod bounce;
 mod gc;
 mod id;
@@ -32,6 +33,7 @@ mod schedule;
 mod spool;
 mod writer;
 
+pub use admin::{HELD_BY_ADMIN, Imported};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -301,7 +303,6 @@ impl Queue {
     }
 
     /// Reads a queued message's body back from the spool.
-    #[cfg(test)]
     pub(crate) fn read_body(&self, id: QueueId) -> Result<Bytes> {
         let (file, location) = {
             let index = self.inner.shared.index.lock();

@@ -244,6 +244,11 @@ async fn record_outcomes(inner: &Inner, job: &Job, outcomes: Vec<Outcome>) {
         let mut changed = Vec::with_capacity(job.recipients.len());
         for (&position, outcome) in job.recipients.iter().zip(outcomes) {
             let Some(state) = states.get_mut(position) else { continue };
+            // Held by an administrator while the attempt ran: only a final
+            // outcome overrides that.
+            if matches!(state, State::Held { .. }) && !matches!(outcome, Outcome::Delivered | Outcome::Failed(_)) {
+                continue;
+            }
             *state = schedule::next_state(state, outcome, now, queued_at_ms, config);
             if let State::Failed { reason } = state {
                 failed.push(report(job, position, reason));

@@ -1,5 +1,6 @@
 //! Tests of the whole queue through its API, with helpers they share.
 
+mod admin;
 mod bounces;
 mod compaction;
 mod kill;

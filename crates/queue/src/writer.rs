@@ -48,6 +48,9 @@ pub(crate) enum Request {
     },
     /// Outcome or Removed frames, durable at the next commit.
     Log(Vec<u8>),
+    /// The same, with word back once they are durable (administration,
+    /// foreign queue import).
+    LogDurable(Vec<u8>, oneshot::Sender<Result<(), WriteFailed>>),
 }
 
 /// Why an enqueue was not made durable.
@@ -113,6 +116,8 @@ pub(crate) struct Batch {
     messages: Vec<NewMessage>,
     /// Enqueuers refused because the batch failed before their turn.
     refused: Vec<oneshot::Sender<Result<(), WriteFailed>>>,
+    /// Waiting for their `LogDurable` frames.
+    logged: Vec<oneshot::Sender<Result<(), WriteFailed>>>,
     /// Messages copied by garbage collection: id, old and new location.
     pub relocations: Vec<(QueueId, Location, Location)>,
     bytes: usize,
@@ -240,7 +245,7 @@ impl Writer {
     /// Appends one request's frames to the batch.
     fn take(&mut self, request: Request, batch: &mut Batch) {
         if let Some(error) = &self.poisoned {
-            if let Request::Message { done, .. } = request {
+            if let Request::Message { done, .. } | Request::LogDurable(_, done) = request {
                 let _ = done.send(Err(WriteFailed(error.clone())));
             }
             return;
@@ -266,6 +271,16 @@ impl Writer {
                 }
             }
             Request::Log(frames) => {
+                if batch.failed() {
+                    return;
+                }
+                batch.bytes += frames.len();
+                if let Err(failure) = self.append_log(&frames) {
+                    batch.fail(failure);
+                }
+            }
+            Request::LogDurable(frames, done) => {
+                batch.logged.push(done);
                 if batch.failed() {
                     return;
                 }
@@ -366,11 +381,14 @@ impl Writer {
         }
         if let Some(failure) = batch.failure.take() {
             let error = self.recover_from(failure);
-            let dones = batch.messages.into_iter().map(|message| message.done).chain(batch.refused);
+            let dones = batch.messages.into_iter().map(|message| message.done).chain(batch.refused).chain(batch.logged);
             for done in dones {
                 let _ = done.send(Err(WriteFailed(error.clone())));
             }
             return;
+        }
+        for done in batch.logged.drain(..) {
+            let _ = done.send(Ok(()));
         }
         let mut fresh = Vec::with_capacity(batch.messages.len());
         {

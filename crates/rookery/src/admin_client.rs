@@ -82,6 +82,18 @@ pub enum QueueCommand {
     List,
     /// Show one queued message's envelope and recipient states.
     Show { id: String },
+    /// Try a message's deferred and held recipients now.
+    Retry { id: String },
+    /// Keep a message from being delivered until it is released.
+    Hold { id: String },
+    /// Deliver a held message again.
+    Release { id: String },
+    /// Remove a message without delivering it or telling its sender.
+    Delete { id: String },
+    /// Take over the queue directory of another, failed server: its
+    /// undelivered mail is queued here (recipients it had delivered are
+    /// left out) and removed there. DIR is a path on the server's machine.
+    Import { dir: PathBuf },
 }
 
 pub enum AdminCommand {
@@ -185,6 +197,29 @@ async fn execute(client: &Client, config: &Config, json: bool, command: AdminCom
                 )
             })?;
         }
+        AdminCommand::Queue(QueueCommand::Retry { id }) => queue_action(client, json, &id, "retry").await?,
+        AdminCommand::Queue(QueueCommand::Hold { id }) => queue_action(client, json, &id, "hold").await?,
+        AdminCommand::Queue(QueueCommand::Release { id }) => queue_action(client, json, &id, "release").await?,
+        AdminCommand::Queue(QueueCommand::Delete { id }) => {
+            client.send::<(), ()>(Method::DELETE, &format!("/queue/{}", segment(&id)), None).await?;
+            println!("{id} deleted");
+        }
+        AdminCommand::Queue(QueueCommand::Import { dir }) => {
+            let dir = std::path::absolute(&dir)?;
+            let body = serde_json::json!({ "dir": dir });
+            let imported: queue::Imported = client.send(Method::POST, "/queue/import", Some(&body)).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&imported)?);
+            } else {
+                println!(
+                    "imported {} messages for {} recipients from {} ({} recipients were already done there)",
+                    imported.messages,
+                    imported.recipients,
+                    dir.display(),
+                    imported.done_before
+                );
+            }
+        }
         AdminCommand::Queue(QueueCommand::Show { id }) => {
             let entry: queue::QueueEntry = client.get(&format!("/queue/{}", segment(&id))).await?;
             if json {
@@ -199,6 +234,23 @@ async fn execute(client: &Client, config: &Config, json: bool, command: AdminCom
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// `retry`, `hold` or `release` one queued message; prints its states
+/// after.
+async fn queue_action(client: &Client, json: bool, id: &str, action: &str) -> anyhow::Result<()> {
+    let path = format!("/queue/{}/{action}", segment(id));
+    let entry: Option<queue::QueueEntry> = client.send::<(), _>(Method::POST, &path, None).await?;
+    match entry {
+        Some(entry) if json => println!("{}", serde_json::to_string_pretty(&entry)?),
+        Some(entry) => {
+            for (rcpt, state) in entry.envelope.recipients.iter().zip(&entry.states) {
+                println!("{id}\t<{rcpt}>\t{state:?}");
+            }
+        }
+        None => println!("{id} has left the queue"),
     }
     Ok(())
 }

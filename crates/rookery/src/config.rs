@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use types::DomainName;
 
+mod outbound;
+pub use outbound::OutboundSection;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -28,6 +31,7 @@ pub struct Config {
     pub imap: ImapSection,
     pub admin: AdminSection,
     pub queue: QueueSection,
+    pub outbound: OutboundSection,
     pub store: StoreSection,
     pub limits: LimitsSection,
     pub log: LogSection,
@@ -47,6 +51,7 @@ impl Default for Config {
             imap: ImapSection::default(),
             admin: AdminSection::default(),
             queue: QueueSection::default(),
+            outbound: OutboundSection::default(),
             store: StoreSection::default(),
             limits: LimitsSection::default(),
             log: LogSection::default(),
@@ -300,6 +305,11 @@ impl Config {
         if self.smtp.max_recipients == 0 {
             bail!("smtp.max_recipients must be at least 1");
         }
+        if self.outbound.connections_per_destination == 0 {
+            bail!("outbound.connections_per_destination must be at least 1");
+        }
+        // Routing errors name their key (`outbound.routes."x"`).
+        routing::Router::new(&self.outbound.routing())?;
         Ok(())
     }
 

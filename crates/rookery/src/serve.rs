@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::first_start;
 use anyhow::{Context, bail};
 use cluster::SingleServer;
-use delivery::LocalDelivery;
+use delivery::{LocalDelivery, QueueTransport};
 use directory::{Directory, EmbeddedDirectory};
 use net::{Listener, ListenerLimits, Session, TlsMode};
 use queue::{Queue, QueueConfig};
@@ -32,6 +32,18 @@ fn init_tracing(filter: &str) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
+/// Outbound SMTP for mail to other domains, unless `[outbound]` turns it
+/// off (the queue then holds such mail).
+fn remote_delivery(config: &Config) -> anyhow::Result<Option<Arc<dyn queue::Transport>>> {
+    if !config.outbound.enabled {
+        return Ok(None);
+    }
+    let router = routing::Router::new(&config.outbound.routing())?;
+    let (client, limits) = config.outbound.client(&config.hostname());
+    let pool = smtp_client::Pool::new(client, limits);
+    Ok(Some(Arc::new(outbound::RemoteDelivery::new(router, pool))))
+}
+
 /// Everything the listeners share.
 struct Server {
     config: Config,
@@ -39,6 +51,8 @@ struct Server {
     store: Arc<Store>,
     queue: Arc<Queue>,
     delivery: Arc<LocalDelivery>,
+    /// What the queue runner delivers through: local and remote.
+    transport: Arc<dyn queue::Transport>,
     tls: tokio_rustls::TlsAcceptor,
     limits: ListenerLimits,
     shutdown: watch::Receiver<bool>,
@@ -72,6 +86,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let delivery =
         Arc::new(LocalDelivery::new(directory.clone(), store.clone(), Arc::new(SingleServer), main_domain.clone()));
+    let transport: Arc<dyn queue::Transport> =
+        Arc::new(QueueTransport::new(delivery.clone(), remote_delivery(&config)?));
     let tls_config = net::TlsConfig {
         cert_path: config.tls.cert.clone().unwrap_or_else(|| data.join("tls/cert.pem")),
         key_path: config.tls.key.clone().unwrap_or_else(|| data.join("tls/key.pem")),
@@ -82,7 +98,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         max_per_ip: config.limits.max_connections_per_ip,
     };
     let (stop, shutdown) = watch::channel(false);
-    let server = Arc::new(Server { config, directory, store, queue, delivery, tls, limits, shutdown });
+    let server = Arc::new(Server { config, directory, store, queue, delivery, transport, tls, limits, shutdown });
 
     let mut tasks = JoinSet::new();
     server.start_smtp(&mut tasks).await?;
@@ -91,7 +107,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     server.start_admin(&mut tasks).await?;
     let runner = server.clone();
     tasks.spawn(async move {
-        let transport: Arc<dyn queue::Transport> = runner.delivery.clone();
+        let transport = runner.transport.clone();
         runner.queue.run(transport, runner.shutdown.clone()).await;
     });
     println!("rookery: ready (data in {})", data.display());

@@ -5,10 +5,13 @@
 //! [`python`] runs the real-client scripts (smtplib, poplib) against it.
 #![forbid(unsafe_code)]
 
+pub mod dns;
 mod process;
+mod sink;
 mod smtp_client;
 
 pub use process::{Ports, TestServer, TestServerOptions};
+pub use sink::{SmtpSink, SunkMessage};
 pub use smtp_client::SmtpClient;
 
 use std::path::PathBuf;

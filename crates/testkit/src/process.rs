@@ -19,6 +19,10 @@ pub struct TestServerOptions {
     pub main_domain: String,
     /// `[smtp] idle_timeout`, e.g. "30s".
     pub smtp_idle_timeout: String,
+    /// The keys of `[outbound]`. The default turns outbound delivery off,
+    /// so that no test server ever tries to reach the Internet; tests of
+    /// outbound mail point it at the test kit's DNS server and sinks.
+    pub outbound: String,
 }
 
 impl Default for TestServerOptions {
@@ -28,6 +32,7 @@ impl Default for TestServerOptions {
             fsync: true,
             main_domain: "test.example".to_owned(),
             smtp_idle_timeout: "30s".to_owned(),
+            outbound: "enabled = false".to_owned(),
         }
     }
 }
@@ -141,12 +146,16 @@ listen = ["127.0.0.1:0"]
 [store]
 fsync = {fsync}
 
+[outbound]
+{outbound}
+
 {extra}
 "#,
             data = self.data_dir().display(),
             domain = self.options.main_domain,
             fsync = self.options.fsync,
             smtp_idle_timeout = self.options.smtp_idle_timeout,
+            outbound = self.options.outbound,
             extra = self.options.extra_config,
         );
         std::fs::write(self.config_path(), config)?;

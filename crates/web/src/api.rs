@@ -24,5 +24,7 @@ pub(crate) fn routes() -> Router<Arc<AdminServices>> {
         .route("/api/v1/aliases", get(aliases::list).post(aliases::add))
         .route("/api/v1/aliases/{alias}", axum::routing::delete(aliases::remove))
         .route("/api/v1/queue", get(queue::list))
-        .route("/api/v1/queue/{id}", get(queue::show))
+        .route("/api/v1/queue/import", axum::routing::post(queue::import))
+        .route("/api/v1/queue/{id}", get(queue::show).delete(queue::delete))
+        .route("/api/v1/queue/{id}/{action}", axum::routing::post(queue::act))
 }

@@ -34,3 +34,23 @@ pub fn imap_script_as_alice(server: &TestServer, script: &str) -> String {
     ];
     testkit::python(script, &args).unwrap()
 }
+
+/// The AUTH PLAIN initial response for `user` and `password`.
+pub fn sasl_plain(user: &str, password: &str) -> String {
+    let raw = format!("\0{user}\0{password}");
+    // Base64 by hand: the test must not depend on the server's crates.
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = raw.as_bytes();
+    let mut out = String::new();
+    for chunk in b.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &x)| acc | (x as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

@@ -366,7 +366,8 @@ async fn received_header_and_delivery_through_the_queue() {
     let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
     let services = world.services.clone();
     let runner = tokio::spawn(async move {
-        let transport: Arc<dyn queue::Transport> = services.delivery.clone();
+        let transport: Arc<dyn queue::Transport> =
+            Arc::new(delivery::QueueTransport::new(services.delivery.clone(), None));
         services.queue.run(transport, shutdown).await;
     });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
