@@ -295,7 +295,10 @@ async fn record_outcomes(inner: &Inner, job: &Job, outcomes: Vec<Outcome>) {
         notify(inner, job, Action::Failed, failed, None, now).await;
         notify(inner, job, Action::Delayed, delayed, Some(retry_until), now).await;
     }
-    if let Err(error) = inner.writer.send(Request::Log(frames)).await {
+    // The job (and its runner slot) ends only once its outcomes are
+    // durable: a crash can then repeat at most the deliveries of the jobs
+    // in flight, `delivery_concurrency` of them (ARCHITECTURE.md).
+    if let Err(error) = inner.log_durably(frames).await {
         tracing::warn!(target: "queue::runner", id = %job.id, %error, "outcome not recorded");
     }
 }
