@@ -6,7 +6,7 @@ use crate::blobs::{self, SegmentReaders};
 use crate::codec::corrupt;
 use crate::commit::{Io, Queue};
 use crate::meta::Meta;
-use crate::{Durability, StoreConfig, StoreError, StoreLimits, journal, layout, snapshot};
+use crate::{Durability, Extent, StoreConfig, StoreError, StoreLimits, journal, layout, snapshot};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
@@ -174,7 +174,31 @@ impl Inner {
         }
     }
 
-    pub(crate) async fn read(&self, mailbox: MailboxId, uid: Uid) -> Result<Bytes, StoreError> {
+    /// Reads messages of one mailbox in one trip to a blocking thread:
+    /// for each UID its bytes (or only its header, per `extent`), `None`
+    /// for a message that is gone.
+    pub(crate) async fn read_many(
+        self: &Arc<Self>,
+        mailbox: MailboxId,
+        uids: Vec<Uid>,
+        extent: Extent,
+    ) -> Result<Vec<Option<Bytes>>, StoreError> {
+        let inner = self.clone();
+        tokio::task::spawn_blocking(move || {
+            uids.iter()
+                .map(|uid| match inner.read_blocking(mailbox, *uid, extent) {
+                    Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+                    Err(StoreError::NoSuchMessage(_)) => Ok(None),
+                    Err(e) => Err(e),
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+    }
+
+    /// Reads one message; blocks on the file.
+    fn read_blocking(&self, mailbox: MailboxId, uid: Uid, extent: Extent) -> Result<Vec<u8>, StoreError> {
         // Compaction may move a blob and remove its old segment between
         // our lookup and our open; looking again then finds the new place.
         for _ in 0..3 {
@@ -188,17 +212,17 @@ impl Inner {
                 meta.blobs.get(&message.blob).map(|b| b.loc).ok_or_else(|| corrupt("message without bytes"))?
             };
             if loc.len == 0 {
-                return Ok(Bytes::new());
+                return Ok(Vec::new());
             }
             let file = match self.readers.get(loc.segment) {
                 Ok(file) => file,
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
                 Err(e) => return Err(e.into()),
             };
-            let bytes = tokio::task::spawn_blocking(move || blobs::read(&file, &loc))
-                .await
-                .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
-            return Ok(Bytes::from(bytes));
+            return match extent {
+                Extent::Whole => blobs::read(&file, &loc),
+                Extent::Header => blobs::read_header(&file, &loc),
+            };
         }
         Err(corrupt(format!("segment of message {uid} is missing")))
     }

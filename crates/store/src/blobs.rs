@@ -4,6 +4,15 @@
 //! (a segment has no framing of its own, so a crash can only leave
 //! unreferenced bytes at its end). Reads are positional, from cached
 //! handles, and check the blob's CRC.
+//!
+//! A header-only read (`read_header`) reads the start of a blob in
+//! growing chunks until the empty line that ends the header. The CRC
+//! covers the whole blob, so it is checked only when such a read
+//! happens to cover the whole blob; a header read of a larger message
+//! still fails on a segment that ends too early, but not on flipped bits.
+//! This costs nothing in crash safety (a journal record only ever names
+//! bytes that were fsynced first); the whole read, which every BODY[]
+//! and RETR uses, still checks every byte.
 
 use crate::StoreError;
 use crate::codec::corrupt;
@@ -71,21 +80,89 @@ impl SegmentReaders {
     }
 }
 
+/// The first read of a header-only read. Most headers fit in it; a
+/// message no larger is read whole, and checked.
+pub(crate) const HEADER_READ_AHEAD: usize = 4096;
+
 /// Reads a blob and checks its CRC.
 pub(crate) fn read(file: &File, loc: &BlobLoc) -> Result<Vec<u8>, StoreError> {
     let len = usize::try_from(loc.len).map_err(|_| corrupt("blob too large"))?;
     let mut buf = vec![0; len];
-    match file.read_exact_at(&mut buf, loc.offset) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
-            return Err(corrupt(format!("segment {} ends inside a message", loc.segment)));
+    read_at(file, loc, &mut buf, 0)?;
+    check(&buf, loc)?;
+    Ok(buf)
+}
+
+/// Reads the blob's header block: every line up to and including the
+/// first empty one, or the whole blob if it has no empty line.
+pub(crate) fn read_header(file: &File, loc: &BlobLoc) -> Result<Vec<u8>, StoreError> {
+    read_header_in_chunks(file, loc, HEADER_READ_AHEAD)
+}
+
+/// `read_header` with the size of its first read as a parameter, so that
+/// tests can make headers span several reads.
+fn read_header_in_chunks(file: &File, loc: &BlobLoc, first_chunk: usize) -> Result<Vec<u8>, StoreError> {
+    let len = usize::try_from(loc.len).map_err(|_| corrupt("blob too large"))?;
+    let mut buf = Vec::new();
+    // Where the first line not yet seen whole starts.
+    let mut scanned = 0;
+    // Doubling keeps a huge header (or a message without an empty line)
+    // to a logarithmic number of reads.
+    let mut chunk = first_chunk.max(1);
+    loop {
+        let start = buf.len();
+        let end = start.saturating_add(chunk).min(len);
+        buf.resize(end, 0);
+        read_at(file, loc, &mut buf[start..], start)?;
+        if end == len {
+            // The whole blob is here: check it as a whole read would.
+            check(&buf, loc)?;
+            buf.truncate(header_end(&buf, scanned).unwrap_or(len));
+            return Ok(buf);
         }
-        Err(e) => return Err(e.into()),
+        match header_end(&buf, scanned) {
+            Ok(header_len) => {
+                buf.truncate(header_len);
+                return Ok(buf);
+            }
+            Err(next_line) => scanned = next_line,
+        }
+        chunk = chunk.saturating_mul(2);
     }
-    if crc32fast::hash(&buf) != loc.crc {
+}
+
+/// Fills `buf` from the blob's bytes starting `from` bytes into it.
+fn read_at(file: &File, loc: &BlobLoc, buf: &mut [u8], from: usize) -> Result<(), StoreError> {
+    let offset = loc.offset.saturating_add(from as u64);
+    match file.read_exact_at(buf, offset) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
+            Err(corrupt(format!("segment {} ends inside a message", loc.segment)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn check(buf: &[u8], loc: &BlobLoc) -> Result<(), StoreError> {
+    if crc32fast::hash(buf) != loc.crc {
         return Err(corrupt(format!("message bytes in segment {} fail their checksum", loc.segment)));
     }
-    Ok(buf)
+    Ok(())
+}
+
+/// Looks through the whole lines of `bytes` from `at` (a line start) for
+/// the empty line that ends a message header (RFC 5322 §2.1): `Ok` with
+/// the length of the header up to and including it, or `Err` with the
+/// start of the first line not yet complete.
+pub(crate) fn header_end(bytes: &[u8], mut at: usize) -> Result<usize, usize> {
+    while let Some(n) = bytes.get(at..).and_then(|rest| rest.iter().position(|b| *b == b'\n')) {
+        let line_end = at + n + 1;
+        if matches!(&bytes[at..line_end], b"\n" | b"\r\n") {
+            return Ok(line_end);
+        }
+        at = line_end;
+    }
+    Err(at)
 }
 
 /// The closed segment most worth compacting: the one with the smallest
@@ -98,3 +175,6 @@ pub(crate) fn compaction_candidate(closed: &BTreeMap<u32, u64>, live: &BTreeMap<
         .min_by(|a, b| (u128::from(a.2) * u128::from(b.1)).cmp(&(u128::from(b.2) * u128::from(a.1))))
         .map(|(id, _, _)| id)
 }
+
+#[cfg(test)]
+mod tests;

@@ -111,6 +111,25 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// How much of a message [`Account::read_many`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extent {
+    /// Every byte, checked against the message's checksum.
+    Whole,
+    /// The header: every line up to and including the first empty line,
+    /// or the whole message if it has none (see [`header_length`]). Only
+    /// the start of a large message is read, and its checksum, which
+    /// covers every byte, is then not checked (`blobs.rs`).
+    Header,
+}
+
+/// The length of a message's header block: every line up to and
+/// including the first empty one (RFC 5322 §2.1), or the whole message if
+/// it has none. [`Extent::Header`] reads exactly these bytes.
+pub fn header_length(message: &[u8]) -> usize {
+    blobs::header_end(message, 0).unwrap_or(message.len())
+}
+
 /// A system or keyword flag (RFC 9051 §2.3.2). `\Recent` is not stored.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Flag {
@@ -424,7 +443,17 @@ impl Account {
 
     /// The message's bytes exactly as stored.
     pub async fn read(&self, mailbox: MailboxId, uid: Uid) -> Result<Bytes> {
-        self.inner.read(mailbox, uid).await
+        let mut read = self.inner.read_many(mailbox, vec![uid], Extent::Whole).await?;
+        read.pop().flatten().ok_or(StoreError::NoSuchMessage(uid))
+    }
+
+    /// Several messages of one mailbox, each whole or only its header
+    /// (see [`Extent`]), in the order of `uids`; `None` for a message that
+    /// is not (or no longer) there. One trip to a blocking thread for all
+    /// of them: a hop per message costs far more than reading it, and
+    /// under load each hop waits behind every other session's work.
+    pub async fn read_many(&self, mailbox: MailboxId, uids: &[Uid], extent: Extent) -> Result<Vec<Option<Bytes>>> {
+        self.inner.read_many(mailbox, uids.to_vec(), extent).await
     }
 
     /// Creates the mailbox and any missing superiors (RFC 9051 §6.3.4).

@@ -93,6 +93,61 @@ async fn deliver_assigns_ascending_uids_and_reads_back() {
 }
 
 #[tokio::test]
+async fn read_many_reads_whole_messages_or_headers_in_order() {
+    let (_dir, _store, account) = fresh().await;
+    // A header several times the read-ahead, so that it takes several
+    // reads, and a body larger still.
+    let mut big = String::from("Subject: big\r\n");
+    while big.len() < 3 * blobs::HEADER_READ_AHEAD {
+        big.push_str("Received: from a.example by b.example; Mon, 7 Feb 1994 21:52:25 -0800\r\n");
+    }
+    let big_header_len = big.len() + 2;
+    big.push_str("\r\n");
+    big.push_str(&"body line\r\n".repeat(2 * blobs::HEADER_READ_AHEAD));
+    let messages = [
+        "From: a@example.com\r\nSubject: hi\r\n\r\nbody\r\n\r\nmore\r\n",
+        "From: a@example.com\r\nSubject: no empty line\r\n",
+        "From: a@example.com\r\nSubject: empty body\r\n\r\n",
+        "",
+        &big,
+    ];
+    for (id, message) in messages.iter().enumerate() {
+        deliver(&account, id as u128, message).await;
+    }
+    let mailbox = inbox(&account).id;
+    let wanted = uids(&[5, 1, 9, 2, 3, 4]);
+    let whole = account.read_many(mailbox, &wanted, Extent::Whole).await.unwrap();
+    let expected: Vec<Option<&str>> =
+        vec![Some(&big), Some(messages[0]), None, Some(messages[1]), Some(messages[2]), Some("")];
+    assert_eq!(
+        whole.iter().map(|b| b.as_deref()).collect::<Vec<_>>(),
+        expected.iter().map(|m| m.map(str::as_bytes)).collect::<Vec<_>>()
+    );
+    let headers = account.read_many(mailbox, &wanted, Extent::Header).await.unwrap();
+    let expected: Vec<Option<&str>> = vec![
+        Some(&big[..big_header_len]),
+        Some("From: a@example.com\r\nSubject: hi\r\n\r\n"),
+        None,
+        Some(messages[1]),
+        Some(messages[2]),
+        Some(""),
+    ];
+    assert_eq!(
+        headers.iter().map(|b| b.as_deref()).collect::<Vec<_>>(),
+        expected.iter().map(|m| m.map(str::as_bytes)).collect::<Vec<_>>()
+    );
+    // Each header is exactly what `header_length` finds in the whole.
+    for (whole, header) in whole.iter().zip(&headers) {
+        assert_eq!(whole.as_ref().map(|w| &w[..header_length(w)]), header.as_deref());
+    }
+    assert!(account.read_many(mailbox, &[], Extent::Header).await.unwrap().is_empty());
+    assert!(matches!(
+        account.read_many(MailboxId(99), &wanted, Extent::Header).await,
+        Err(StoreError::NoSuchMailbox(_))
+    ));
+}
+
+#[tokio::test]
 async fn duplicate_delivery_id_stores_nothing() {
     let (_dir, _store, account) = fresh().await;
     let uid = deliver(&account, 7, "once").await;

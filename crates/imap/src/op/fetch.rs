@@ -17,8 +17,9 @@ use imap_types::fetch::{Macro, MacroOrMessageDataItemNames, MessageDataItemName,
 use imap_types::sequence::SequenceSet;
 use net::Step;
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
-use store::{Flag, FlagOp};
+use store::{Extent, Flag, FlagOp};
 use types::ModSeq;
 
 impl ImapSession {
@@ -121,15 +122,28 @@ impl ImapSession {
         if !unseen.is_empty() && !items.contains(&MessageDataItemName::Flags) {
             items.push(MessageDataItemName::Flags);
         }
+        // Header-only items are served from the header's bytes alone,
+        // which is all the store then reads of each message.
+        let extent = if items.iter().all(header_only) { Extent::Header } else { Extent::Whole };
         let mut responses = Vec::new();
-        for index in indices {
+        // Messages are read a batch at a time, one trip to the store each.
+        let mut read_ahead = VecDeque::new();
+        for (n, index) in indices.iter().copied().enumerate() {
             let Some(mut meta) = self.selected.as_ref().map(|s| s.messages[index].clone()) else { break };
             let body = if needs_body {
-                match account.read(mailbox, meta.uid).await {
-                    Ok(body) => Some(body),
+                if read_ahead.is_empty() {
+                    let Some(selected) = &self.selected else { break };
+                    let batch = batch(&indices[n..], &selected.messages, extent);
+                    let uids: Vec<_> = batch.iter().map(|i| selected.messages[*i].uid).collect();
+                    match account.read_many(mailbox, &uids, extent).await {
+                        Ok(bodies) => read_ahead.extend(bodies),
+                        Err(e) => return self.store_error(out, tag, e),
+                    }
+                }
+                match read_ahead.pop_front() {
+                    Some(Some(body)) => Some(body),
                     // Expunged by another session; it is reported later.
-                    Err(store::StoreError::NoSuchMessage(_)) => continue,
-                    Err(e) => return self.store_error(out, tag, e),
+                    _ => continue,
                 }
             } else {
                 None
@@ -243,6 +257,45 @@ fn needs_body(item: &MessageDataItemName<'_>) -> bool {
             | MessageDataItemName::Binary { .. }
             | MessageDataItemName::BinarySize { .. }
     )
+}
+
+/// Whether the item needs no more of the message than its header
+/// (`split(body).0`), if any of it.
+fn header_only(item: &MessageDataItemName<'_>) -> bool {
+    !needs_body(item)
+        || matches!(
+            item,
+            MessageDataItemName::Rfc822Header
+                | MessageDataItemName::BodyExt {
+                    section: Some(
+                        Section::Header(None) | Section::HeaderFields(None, _) | Section::HeaderFieldsNot(None, _)
+                    ),
+                    ..
+                }
+        )
+}
+
+/// Messages read in one trip to the store: enough that the trip's cost
+/// is spread thin, few enough that the bytes held at once stay bounded
+/// and the session lets others run between trips.
+const BATCH_MESSAGES: usize = 128;
+const BATCH_BYTES: u64 = 4 << 20;
+/// What a header read is counted as: most headers are a few KiB.
+const HEADER_ESTIMATE: u64 = 8 << 10;
+
+/// The first of `indices` (at least one) to read in one trip.
+fn batch<'a>(indices: &'a [usize], messages: &[store::MessageMeta], extent: Extent) -> &'a [usize] {
+    let mut bytes = 0u64;
+    let mut len = 0;
+    for index in indices.iter().take(BATCH_MESSAGES) {
+        let size = messages[*index].size;
+        bytes = bytes.saturating_add(if extent == Extent::Header { size.min(HEADER_ESTIMATE) } else { size });
+        len += 1;
+        if bytes >= BATCH_BYTES {
+            break;
+        }
+    }
+    &indices[..len.max(1).min(indices.len())]
 }
 
 /// Writes one item; `Err` is the text of a tagged `NO` for the command.
@@ -417,15 +470,11 @@ fn section_data<'a>(
     }
 }
 
-/// The header (with its blank line) and the text of a message.
+/// The header (with its blank line) and the text of a message. The
+/// header ends at the first empty line, as the store's header-only reads
+/// and the MIME parser (`mime.rs`) have it.
 pub(crate) fn split(body: &[u8]) -> (&[u8], &[u8]) {
-    if let Some(at) = memchr::memmem::find(body, b"\r\n\r\n") {
-        return body.split_at(at + 4);
-    }
-    if let Some(at) = memchr::memmem::find(body, b"\n\n") {
-        return body.split_at(at + 2);
-    }
-    (body, &[])
+    body.split_at(store::header_length(body))
 }
 
 /// The header fields named (or, with `not`, those not named), each with

@@ -270,3 +270,89 @@ async fn bare_line_feeds() {
     )
     .await;
 }
+
+/// A string as an IMAP literal.
+fn literal(s: &str) -> String {
+    format!("{{{}}}\r\n{s}", s.len())
+}
+
+/// Header items alone are served from a header-only read of the store;
+/// with TEXT beside them, from the whole message. Both give the same.
+async fn check_header_items(message: &str, header: &str, subject: &str) {
+    let text = &message[header.len()..];
+    check(
+        message,
+        "(BODY.PEEK[HEADER.FIELDS (Subject)] RFC822.HEADER)",
+        &format!(
+            "* 1 FETCH (BODY[HEADER.FIELDS (Subject)] {} RFC822.HEADER {})\r\n",
+            literal(subject),
+            literal(header)
+        ),
+    )
+    .await;
+    check(
+        message,
+        "(BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[HEADER] BODY.PEEK[TEXT])",
+        &format!(
+            "* 1 FETCH (BODY[HEADER.FIELDS (Subject)] {} BODY[HEADER] {} BODY[TEXT] {})\r\n",
+            literal(subject),
+            literal(header),
+            literal(text)
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn header_larger_than_the_stores_read_ahead() {
+    let mut header = String::new();
+    while header.len() < 20_000 {
+        header.push_str("Received: from a.example by b.example; Mon, 7 Feb 1994 21:52:25 -0800\r\n");
+    }
+    header.push_str("Subject: at the end\r\n\r\n");
+    let message = format!("{header}{}", "body line\r\n".repeat(5000));
+    check_header_items(&message, &header, "Subject: at the end\r\n\r\n").await;
+}
+
+#[tokio::test]
+async fn header_items_of_odd_messages() {
+    // No empty line: all of it is header, the text is empty.
+    check_header_items(NO_BODY, NO_BODY, "Subject: headers only\r\n\r\n").await;
+    // A header and an empty line, and nothing after it.
+    let empty_body = "From: a@example.com\r\nSubject: empty body\r\n\r\n";
+    check_header_items(empty_body, empty_body, "Subject: empty body\r\n\r\n").await;
+    // The header ends at the first empty line, bare LF or not.
+    let lf = "From: a@example.com\nSubject: lf\n\nbody\r\n\r\nmore\r\n";
+    check_header_items(lf, "From: a@example.com\nSubject: lf\n\n", "Subject: lf\n\r\n").await;
+    // An empty line first: an empty header.
+    check_header_items("\r\nSubject: in the text\r\n", "\r\n", "\r\n").await;
+    check_header_items("", "", "\r\n").await;
+}
+
+#[tokio::test]
+async fn batches_of_reads_skip_messages_expunged_elsewhere() {
+    let h = Harness::new().await;
+    for n in 1..=300 {
+        h.deliver(&format!("Subject: n{n}\r\n\r\nbody {n}\r\n")).await;
+    }
+    let mut a = h.selected().await;
+    let mut b = h.selected().await;
+    b.ok("1 STORE 1:150 +FLAGS.SILENT (\\Deleted)").await;
+    b.ok("2 EXPUNGE").await;
+    // `a` still sees 300 messages: the first 150 are gone from the store.
+    let headers: String = (151..=300)
+        .map(|n| {
+            format!(
+                "* {n} FETCH (UID {n} BODY[HEADER.FIELDS (Subject)] {})\r\n",
+                literal(&format!("Subject: n{n}\r\n\r\n"))
+            )
+        })
+        .collect();
+    let reply = a.ok("3 FETCH 1:300 (UID BODY.PEEK[HEADER.FIELDS (Subject)])").await;
+    assert!(reply.starts_with(&headers), "{reply}");
+    let texts: String = (151..=300)
+        .map(|n| format!("* {n} FETCH (UID {n} BODY[TEXT] {})\r\n", literal(&format!("body {n}\r\n"))))
+        .collect();
+    let reply = a.ok("4 FETCH 1:300 (UID BODY.PEEK[TEXT])").await;
+    assert!(reply.starts_with(&texts), "{reply}");
+}
