@@ -284,7 +284,7 @@ const BATCH_BYTES: u64 = 4 << 20;
 const HEADER_ESTIMATE: u64 = 8 << 10;
 
 /// The first of `indices` (at least one) to read in one trip.
-fn batch<'a>(indices: &'a [usize], messages: &[store::MessageMeta], extent: Extent) -> &'a [usize] {
+pub(crate) fn batch<'a>(indices: &'a [usize], messages: &[store::MessageMeta], extent: Extent) -> &'a [usize] {
     let mut bytes = 0u64;
     let mut len = 0;
     for index in indices.iter().take(BATCH_MESSAGES) {

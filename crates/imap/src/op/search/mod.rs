@@ -13,6 +13,7 @@ mod saved;
 #[cfg(test)]
 mod tests;
 
+use crate::op::fetch::batch;
 use crate::selected::{Selected, contains};
 use crate::session::ImapSession;
 use crate::write;
@@ -26,7 +27,7 @@ use imap_types::search::SearchKey;
 use net::Step;
 use options::{ReturnOptions, strip_return};
 use saved::sequence_set;
-use store::{Flag, MessageMeta};
+use store::{Extent, Flag, MessageMeta};
 
 impl ImapSession {
     /// A plain SEARCH: `* SEARCH`, or ESEARCH ALL once IMAP4rev2 is
@@ -103,20 +104,35 @@ impl ImapSession {
             add_needs(key, &mut needs);
         }
         let mut found: Vec<usize> = Vec::new();
-        for (index, meta) in selected.messages.iter().enumerate() {
-            let decoded = if needs.any() {
-                match account.read(selected.id, meta.uid).await {
-                    Ok(body) => Decoded::new(&body, needs),
-                    // Expunged by another session since the snapshot.
-                    Err(_) => continue,
+        // Header keys need only the header's bytes; messages are read a
+        // batch at a time, one trip to the store each (as FETCH does).
+        let extent = if needs.body { Extent::Whole } else { Extent::Header };
+        let all: Vec<usize> = (0..selected.messages.len()).collect();
+        let mut start = 0;
+        while start < all.len() {
+            let batch = if needs.any() { batch(&all[start..], &selected.messages, extent) } else { &all[start..] };
+            let bodies = if needs.any() {
+                let uids: Vec<_> = batch.iter().map(|i| selected.messages[*i].uid).collect();
+                match account.read_many(selected.id, &uids, extent).await {
+                    Ok(bodies) => bodies,
+                    Err(e) => return self.store_error(out, tag, e),
                 }
             } else {
-                Decoded::default()
+                Vec::new()
             };
-            let message = Message { index, meta, selected, decoded: &decoded };
-            if criteria.iter().all(|key| message.matches(key)) {
-                found.push(index);
+            for (n, &index) in batch.iter().enumerate() {
+                let decoded = match bodies.get(n) {
+                    Some(Some(body)) => Decoded::new(body, needs),
+                    // Expunged by another session since the snapshot.
+                    Some(None) => continue,
+                    None => Decoded::default(),
+                };
+                let message = Message { index, meta: &selected.messages[index], selected, decoded: &decoded };
+                if criteria.iter().all(|key| message.matches(key)) {
+                    found.push(index);
+                }
             }
+            start += batch.len();
         }
         let uses_modseq = criteria.iter().any(uses_modseq);
         if uses_modseq {
