@@ -42,9 +42,18 @@ impl Sink {
     }
 }
 
+/// Greetings that make a sink misbehave instead of serving.
+const SILENT: &str = "(says nothing)";
+const CLOSES_IN_DATA: &str = "220 closes during DATA";
+
 async fn serve(socket: tokio::net::TcpStream, greeting: &'static str, received: Received) {
     let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read).lines();
+    if greeting == SILENT {
+        // Holds the connection open and never answers.
+        let _ = lines.next_line().await;
+        std::future::pending::<()>().await;
+    }
     let _ = write.write_all(format!("{greeting}\r\n").as_bytes()).await;
     if !greeting.starts_with("220") {
         return;
@@ -67,6 +76,10 @@ async fn serve(socket: tokio::net::TcpStream, greeting: &'static str, received: 
                 to.push(address);
                 "250 2.1.5 ok".to_owned()
             }
+        } else if upper == "DATA" && greeting == CLOSES_IN_DATA {
+            let _ = write.write_all(b"354 go ahead\r\n").await;
+            let _ = lines.next_line().await;
+            return;
         } else if upper == "DATA" {
             let _ = write.write_all(b"354 go ahead\r\n").await;
             let mut data = String::new();
@@ -101,6 +114,10 @@ async fn free_port() -> u16 {
 }
 
 fn remote_delivery(dns: &DnsServer, port: u16) -> RemoteDelivery {
+    remote_delivery_with_timeout(dns, port, Duration::from_secs(5))
+}
+
+fn remote_delivery_with_timeout(dns: &DnsServer, port: u16, timeout: Duration) -> RemoteDelivery {
     let config = OutboundConfig {
         smtp_port: port,
         dns_servers: vec![dns.addr()],
@@ -109,7 +126,7 @@ fn remote_delivery(dns: &DnsServer, port: u16) -> RemoteDelivery {
     };
     let mut client = ClientConfig::new("test.example");
     client.tls_policy = TlsPolicy::Disabled;
-    client.timeouts = Timeouts::all(Duration::from_secs(5));
+    client.timeouts = Timeouts::all(timeout);
     RemoteDelivery::new(Router::new(&config).unwrap(), Pool::new(client, PoolLimits::default()))
 }
 
@@ -214,4 +231,42 @@ async fn a_permanent_refusal_is_not_retried_elsewhere() {
     let outcomes = remote_delivery(&dns, port).deliver(&job(&["a@remote.test"])).await;
     assert!(matches!(&outcomes[0], Outcome::Failed(r) if r.contains("554 5.7.1")), "{outcomes:?}");
     assert!(backup.received().is_empty());
+}
+
+#[tokio::test]
+async fn misbehaving_servers_end_in_a_retry_with_a_reason() {
+    let port = free_port().await;
+    let _garbage = Sink::start(Ipv4Addr::new(127, 0, 0, 10), port, "hello, no code here").await;
+    let _silent = Sink::start(Ipv4Addr::new(127, 0, 0, 11), port, SILENT).await;
+    let _closing = Sink::start(Ipv4Addr::new(127, 0, 0, 12), port, CLOSES_IN_DATA).await;
+    let _multiline =
+        Sink::start(Ipv4Addr::new(127, 0, 0, 13), port, "421-busy\r\n421-very busy\r\n421 4.3.2 go away").await;
+    let dns = DnsServer::start(
+        Zone::new()
+            .mx("garbage.test", 10, "mx.garbage.test")
+            .a("mx.garbage.test", Ipv4Addr::new(127, 0, 0, 10))
+            .mx("silent.test", 10, "mx.silent.test")
+            .a("mx.silent.test", Ipv4Addr::new(127, 0, 0, 11))
+            .mx("closing.test", 10, "mx.closing.test")
+            .a("mx.closing.test", Ipv4Addr::new(127, 0, 0, 12))
+            .mx("multiline.test", 10, "mx.multiline.test")
+            .a("mx.multiline.test", Ipv4Addr::new(127, 0, 0, 13)),
+    )
+    .unwrap();
+    let remote = remote_delivery_with_timeout(&dns, port, Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    let outcomes =
+        remote.deliver(&job(&["a@garbage.test", "b@silent.test", "c@closing.test", "d@multiline.test"])).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "nothing hangs: {:?}", started.elapsed());
+    let reasons: Vec<&str> = outcomes
+        .iter()
+        .map(|o| match o {
+            Outcome::Deferred(reason) => reason.as_str(),
+            other => panic!("a retry, not {other:?}"),
+        })
+        .collect();
+    assert!(reasons[0].contains("127.0.0.10"), "{reasons:?}");
+    assert!(reasons[1].contains("timed out"), "{reasons:?}");
+    assert!(reasons[2].contains("lost connection"), "{reasons:?}");
+    assert!(reasons[3].contains("421 busy very busy go away"), "all lines of the reply: {reasons:?}");
 }
