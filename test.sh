@@ -17,6 +17,10 @@ missing=()
 command -v swaks >/dev/null 2>&1 || missing+=(swaks)
 command -v mbsync >/dev/null 2>&1 || missing+=(isync)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# The LDAP directory's tests start a private slapd (in /usr/sbin, which a
+# non-root PATH may lack) and load its base entry with slapadd.
+{ command -v slapd || [ -x /usr/sbin/slapd ]; } >/dev/null 2>&1 || missing+=(slapd)
+command -v ldapsearch >/dev/null 2>&1 || missing+=(ldap-utils)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing: ${missing[*]}"
     apt_install "${missing[@]}"

@@ -8,19 +8,17 @@
 //! truth, so there is no second copy to keep in step with the writes and
 //! memory does not grow with the number of accounts beyond the page cache.
 //! Listings, which grow with the directory, and writes, which fsync, run on
-//! the blocking pool; argon2 runs there too (see `password`).
+//! the blocking pool; argon2 runs there too (see `crate::password`).
 
-mod auth_cache;
-mod password;
 mod tables;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::auth_cache::{AuthCache, AuthCacheLimits};
+use crate::password::Passwords;
 use crate::*;
-use auth_cache::{AuthCache, AuthCacheLimits};
-use password::Passwords;
 use tables::{DirectoryFile, StoredAccount};
 
 /// Tracing target of this back-end.

@@ -1,15 +1,25 @@
 //! Domains, accounts, credentials and aliases behind one trait,
-//! [`Directory`], so that the embedded back-end here and a later LDAP
-//! back-end are interchangeable. Look-ups always take full `name@domain`
-//! names. This crate stores no mail and knows nothing of protocols.
+//! [`Directory`], so that the embedded back-end ([`EmbeddedDirectory`],
+//! one redb file) and the LDAP back-end ([`LdapDirectory`], OpenLDAP with
+//! the schema in `schema/`) are interchangeable. The static cluster's host
+//! routing (`hostServer`, CM-7, CM-10) is a second trait,
+//! [`HostDirectory`], with a short-lived look-up cache for frontends
+//! ([`CachedHosts`]). Look-ups always take full `name@domain` names. This
+//! crate stores no mail and knows nothing of protocols.
 #![forbid(unsafe_code)]
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use types::{AccountName, DomainName};
 
+mod auth_cache;
 mod embedded;
+mod hosts;
+mod ldap;
+mod password;
 pub use embedded::{EmbeddedDirectory, EmbeddedOptions};
+pub use hosts::{CachedHosts, HostCacheLimits, HostDirectory, Progress};
+pub use ldap::{LdapDirectory, LdapOptions};
 
 /// One account as the directory knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

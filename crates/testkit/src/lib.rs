@@ -8,6 +8,7 @@
 pub mod dns;
 mod process;
 mod sink;
+pub mod slapd;
 mod smtp_client;
 
 pub use process::{Ports, TestServer, TestServerOptions};

@@ -1,4 +1,5 @@
-//! Argon2id password hashes, computed off the async workers.
+//! Argon2id password hashes, computed off the async workers; shared by
+//! the embedded and LDAP back-ends so both store the same PHC strings.
 //!
 //! One hash or verify costs tens of milliseconds of CPU and about 19 MiB of
 //! memory (argon2's default parameters), so every computation runs in
@@ -21,7 +22,7 @@ static DUMMY_HASH: LazyLock<Result<String, password_hash::Error>> = LazyLock::ne
 });
 
 /// Runs argon2 on the blocking pool, a bounded number at a time.
-pub(super) struct Passwords {
+pub(crate) struct Passwords {
     permits: Arc<Semaphore>,
 }
 
@@ -71,13 +72,13 @@ fn hash_failure(error: password_hash::Error) -> DirectoryError {
     DirectoryError::Backend(format!("password hashing: {error}"))
 }
 
-pub(super) fn hash_blocking(password: &[u8]) -> Result<String> {
+pub(crate) fn hash_blocking(password: &[u8]) -> Result<String> {
     Argon2::default().hash_password(password).map(|hash| hash.to_string()).map_err(hash_failure)
 }
 
 /// A mismatch is `Ok(false)`; a hash that does not parse is a back-end
 /// error, since it came from the directory file.
-pub(super) fn verify_blocking(password: &[u8], phc_hash: &str) -> Result<bool> {
+pub(crate) fn verify_blocking(password: &[u8], phc_hash: &str) -> Result<bool> {
     // The parameters come from the PHC string, not from this instance.
     match Argon2::default().verify_password(password, phc_hash) {
         Ok(()) => Ok(true),
@@ -87,7 +88,7 @@ pub(super) fn verify_blocking(password: &[u8], phc_hash: &str) -> Result<bool> {
 }
 
 #[cfg(test)]
-pub(super) fn dummy_hash() -> &'static str {
+pub(crate) fn dummy_hash() -> &'static str {
     DUMMY_HASH.as_deref().expect("dummy hash")
 }
 

@@ -22,13 +22,13 @@ type Digest = [u8; 32];
 
 /// How long a login is remembered and how many are.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct AuthCacheLimits {
+pub(crate) struct AuthCacheLimits {
     pub ttl: Duration,
     /// Zero disables the cache.
     pub capacity: usize,
 }
 
-pub(super) struct AuthCache {
+pub(crate) struct AuthCache {
     /// BLAKE2b's full key size.
     key: [u8; 64],
     limits: AuthCacheLimits,

@@ -1,0 +1,163 @@
+//! A frontend asks for an account's host on every login and every
+//! recipient; [`CachedHosts`] answers repeats from memory for a few
+//! seconds so the directory server sees one look-up per account per TTL.
+//!
+//! The TTL is short because a failover rewrites hosts behind the cache's
+//! back (CM-10): after it, a stale entry sends sessions to the failed
+//! backend for at most one TTL. A backend that answers "not hosted here"
+//! tells the frontend sooner; it then calls [`CachedHosts::invalidate`].
+//! Unknown accounts are cached too, so a spammer's run of made-up
+//! recipients costs one look-up each per TTL, not one per attempt.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use types::{AccountName, DomainName};
+
+use super::{HostDirectory, Progress};
+use crate::Result;
+
+/// How long an answer is kept, and how many are.
+#[derive(Debug, Clone, Copy)]
+pub struct HostCacheLimits {
+    pub ttl: Duration,
+    /// Zero disables the cache.
+    pub capacity: usize,
+}
+
+impl Default for HostCacheLimits {
+    fn default() -> Self {
+        Self { ttl: Duration::from_secs(5), capacity: 100_000 }
+    }
+}
+
+/// A [`HostDirectory`] with a bounded, short-lived cache of look-ups in
+/// front. Writes go through to the inner directory and drop what they
+/// change from the cache.
+pub struct CachedHosts<H> {
+    inner: H,
+    limits: HostCacheLimits,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<AccountName, Entry>,
+    /// Insertion sequence -> account, oldest first, for eviction.
+    order: BTreeMap<u64, AccountName>,
+    next_sequence: u64,
+}
+
+struct Entry {
+    host: Option<DomainName>,
+    fetched_at: Instant,
+    sequence: u64,
+}
+
+impl State {
+    fn remove(&mut self, account: &AccountName) {
+        if let Some(entry) = self.entries.remove(account) {
+            self.order.remove(&entry.sequence);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.order.clear();
+    }
+}
+
+impl<H: HostDirectory> CachedHosts<H> {
+    pub fn new(inner: H, limits: HostCacheLimits) -> Self {
+        Self { inner, limits, state: Mutex::new(State::default()) }
+    }
+
+    pub fn inner(&self) -> &H {
+        &self.inner
+    }
+
+    /// Forgets what is cached for `account`, e.g. after its supposed host
+    /// answered that it does not host it.
+    pub fn invalidate(&self, account: &AccountName) {
+        self.state.lock().remove(account);
+    }
+
+    /// How many answers are cached (expired ones included until they are
+    /// looked up again or pushed out).
+    pub fn len(&self) -> usize {
+        self.state.lock().entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// [`HostDirectory::host_server`] as of `now`; tests pass their own
+    /// clock.
+    pub(crate) async fn host_server_at(&self, account: &AccountName, now: Instant) -> Result<Option<DomainName>> {
+        if let Some(host) = self.cached(account, now) {
+            return Ok(host);
+        }
+        // Errors are not cached: the next call tries the directory again.
+        let host = self.inner.host_server(account).await?;
+        self.insert(account, host.clone(), now);
+        Ok(host)
+    }
+
+    fn cached(&self, account: &AccountName, now: Instant) -> Option<Option<DomainName>> {
+        let state = self.state.lock();
+        let entry = state.entries.get(account)?;
+        (now.saturating_duration_since(entry.fetched_at) < self.limits.ttl).then(|| entry.host.clone())
+    }
+
+    fn insert(&self, account: &AccountName, host: Option<DomainName>, now: Instant) {
+        if self.limits.capacity == 0 {
+            return;
+        }
+        let mut state = self.state.lock();
+        state.remove(account);
+        while state.entries.len() >= self.limits.capacity {
+            let Some((_, oldest)) = state.order.pop_first() else { break };
+            state.entries.remove(&oldest);
+        }
+        let sequence = state.next_sequence;
+        state.next_sequence += 1;
+        state.order.insert(sequence, account.clone());
+        state.entries.insert(account.clone(), Entry { host, fetched_at: now, sequence });
+    }
+}
+
+#[async_trait]
+impl<H: HostDirectory> HostDirectory for CachedHosts<H> {
+    async fn host_server(&self, account: &AccountName) -> Result<Option<DomainName>> {
+        self.host_server_at(account, Instant::now()).await
+    }
+
+    async fn set_host_server(&self, account: &AccountName, server: &DomainName) -> Result<()> {
+        let result = self.inner.set_host_server(account, server).await;
+        self.invalidate(account);
+        result
+    }
+
+    async fn accounts_on(&self, server: &DomainName) -> Result<Vec<AccountName>> {
+        self.inner.accounts_on(server).await
+    }
+
+    async fn reassign(&self, from: &DomainName, to: &DomainName, progress: Progress<'_>) -> Result<usize> {
+        // Cleared even on failure: part of the records may have moved.
+        let result = self.inner.reassign(from, to, progress).await;
+        self.state.lock().clear();
+        result
+    }
+
+    async fn restore(&self, server: &DomainName, progress: Progress<'_>) -> Result<usize> {
+        let result = self.inner.restore(server, progress).await;
+        self.state.lock().clear();
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,190 @@
+use super::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::DirectoryError;
+
+fn name(s: &str) -> AccountName {
+    s.parse().expect("valid account name")
+}
+
+fn server(s: &str) -> DomainName {
+    DomainName::parse(s).expect("valid server name")
+}
+
+/// An in-memory host table that counts look-ups and can be made to fail.
+#[derive(Default)]
+struct FakeHosts {
+    hosts: Mutex<HashMap<AccountName, DomainName>>,
+    lookups: AtomicUsize,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl FakeHosts {
+    fn with(pairs: &[(&str, &str)]) -> Self {
+        let fake = Self::default();
+        for (account, host) in pairs {
+            fake.hosts.lock().insert(name(account), server(host));
+        }
+        fake
+    }
+
+    fn lookups(&self) -> usize {
+        self.lookups.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl HostDirectory for FakeHosts {
+    async fn host_server(&self, account: &AccountName) -> Result<Option<DomainName>> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(DirectoryError::Backend("fake directory down".into()));
+        }
+        Ok(self.hosts.lock().get(account).cloned())
+    }
+
+    async fn set_host_server(&self, account: &AccountName, server: &DomainName) -> Result<()> {
+        self.hosts.lock().insert(account.clone(), server.clone());
+        Ok(())
+    }
+
+    async fn accounts_on(&self, server: &DomainName) -> Result<Vec<AccountName>> {
+        let hosts = self.hosts.lock();
+        let mut accounts: Vec<_> = hosts.iter().filter(|(_, host)| *host == server).map(|(a, _)| a.clone()).collect();
+        accounts.sort();
+        Ok(accounts)
+    }
+
+    async fn reassign(&self, from: &DomainName, to: &DomainName, progress: Progress<'_>) -> Result<usize> {
+        let mut hosts = self.hosts.lock();
+        let moving: Vec<_> = hosts.iter().filter(|(_, host)| *host == from).map(|(a, _)| a.clone()).collect();
+        progress(0, moving.len());
+        for (done, account) in moving.iter().enumerate() {
+            hosts.insert(account.clone(), to.clone());
+            progress(done + 1, moving.len());
+        }
+        Ok(moving.len())
+    }
+
+    async fn restore(&self, _server: &DomainName, progress: Progress<'_>) -> Result<usize> {
+        progress(0, 0);
+        Ok(0)
+    }
+}
+
+fn limits(ttl_secs: u64, capacity: usize) -> HostCacheLimits {
+    HostCacheLimits { ttl: Duration::from_secs(ttl_secs), capacity }
+}
+
+#[test]
+fn the_default_ttl_is_five_seconds() {
+    assert_eq!(HostCacheLimits::default().ttl, Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn repeats_within_the_ttl_are_answered_from_memory() {
+    let cache = CachedHosts::new(FakeHosts::with(&[("alice@example.com", "sv1.example.com")]), limits(5, 10));
+    let alice = name("alice@example.com");
+    let t0 = Instant::now();
+    for offset in [0, 1, 4] {
+        let host = cache.host_server_at(&alice, t0 + Duration::from_secs(offset)).await.unwrap();
+        assert_eq!(host, Some(server("sv1.example.com")));
+    }
+    assert_eq!(cache.inner().lookups(), 1);
+
+    // At the TTL the directory is asked again, and sees the new host.
+    cache.inner().hosts.lock().insert(alice.clone(), server("sv2.example.com"));
+    let host = cache.host_server_at(&alice, t0 + Duration::from_secs(5)).await.unwrap();
+    assert_eq!(host, Some(server("sv2.example.com")));
+    assert_eq!(cache.inner().lookups(), 2);
+}
+
+#[tokio::test]
+async fn unknown_accounts_are_cached_too() {
+    let cache = CachedHosts::new(FakeHosts::default(), limits(5, 10));
+    let t0 = Instant::now();
+    for _ in 0..3 {
+        assert_eq!(cache.host_server_at(&name("nobody@example.com"), t0).await.unwrap(), None);
+    }
+    assert_eq!(cache.inner().lookups(), 1);
+}
+
+#[tokio::test]
+async fn invalidate_makes_the_next_look_up_ask_the_directory() {
+    let cache = CachedHosts::new(FakeHosts::with(&[("alice@example.com", "sv1.example.com")]), limits(5, 10));
+    let alice = name("alice@example.com");
+    let t0 = Instant::now();
+    cache.host_server_at(&alice, t0).await.unwrap();
+    cache.inner().hosts.lock().insert(alice.clone(), server("sv2.example.com"));
+    // "Not hosted here" from sv1:
+    cache.invalidate(&alice);
+    assert_eq!(cache.host_server_at(&alice, t0).await.unwrap(), Some(server("sv2.example.com")));
+    assert_eq!(cache.inner().lookups(), 2);
+}
+
+#[tokio::test]
+async fn the_oldest_answer_goes_when_the_cache_is_full() {
+    let pairs = [
+        ("a@example.com", "sv1.example.com"),
+        ("b@example.com", "sv1.example.com"),
+        ("c@example.com", "sv2.example.com"),
+    ];
+    let cache = CachedHosts::new(FakeHosts::with(&pairs), limits(60, 2));
+    let t0 = Instant::now();
+    for (account, _) in pairs {
+        cache.host_server_at(&name(account), t0).await.unwrap();
+    }
+    assert_eq!(cache.len(), 2);
+    assert_eq!(cache.inner().lookups(), 3);
+    // b and c are cached; a was pushed out.
+    cache.host_server_at(&name("c@example.com"), t0).await.unwrap();
+    cache.host_server_at(&name("b@example.com"), t0).await.unwrap();
+    assert_eq!(cache.inner().lookups(), 3);
+    cache.host_server_at(&name("a@example.com"), t0).await.unwrap();
+    assert_eq!(cache.inner().lookups(), 4);
+    assert_eq!(cache.len(), 2);
+}
+
+#[tokio::test]
+async fn a_zero_capacity_caches_nothing() {
+    let cache = CachedHosts::new(FakeHosts::with(&[("alice@example.com", "sv1.example.com")]), limits(5, 0));
+    let t0 = Instant::now();
+    cache.host_server_at(&name("alice@example.com"), t0).await.unwrap();
+    cache.host_server_at(&name("alice@example.com"), t0).await.unwrap();
+    assert_eq!(cache.inner().lookups(), 2);
+    assert!(cache.is_empty());
+}
+
+#[tokio::test]
+async fn errors_are_not_cached() {
+    let cache = CachedHosts::new(FakeHosts::with(&[("alice@example.com", "sv1.example.com")]), limits(5, 10));
+    let alice = name("alice@example.com");
+    let t0 = Instant::now();
+    cache.inner().down.store(true, Ordering::SeqCst);
+    assert!(matches!(cache.host_server_at(&alice, t0).await, Err(DirectoryError::Backend(_))));
+    cache.inner().down.store(false, Ordering::SeqCst);
+    assert_eq!(cache.host_server_at(&alice, t0).await.unwrap(), Some(server("sv1.example.com")));
+}
+
+#[tokio::test]
+async fn writes_through_the_cache_drop_what_they_change() {
+    let pairs = [("alice@example.com", "sv1.example.com"), ("bob@example.com", "sv1.example.com")];
+    let cache = CachedHosts::new(FakeHosts::with(&pairs), limits(60, 10));
+    let (alice, bob) = (name("alice@example.com"), name("bob@example.com"));
+    cache.host_server(&alice).await.unwrap();
+    cache.host_server(&bob).await.unwrap();
+
+    cache.set_host_server(&alice, &server("sv3.example.com")).await.unwrap();
+    assert_eq!(cache.host_server(&alice).await.unwrap(), Some(server("sv3.example.com")));
+
+    let mut calls = Vec::new();
+    let moved = cache
+        .reassign(&server("sv1.example.com"), &server("sv2.example.com"), &mut |done, total| calls.push((done, total)))
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    assert_eq!(calls, vec![(0, 1), (1, 1)]);
+    assert!(cache.is_empty());
+    assert_eq!(cache.host_server(&bob).await.unwrap(), Some(server("sv2.example.com")));
+    assert_eq!(cache.accounts_on(&server("sv2.example.com")).await.unwrap(), vec![bob]);
+}
