@@ -2,7 +2,12 @@
 //! account asks the [`Locator`] first; on a single server the answer is
 //! always "here". Static and dynamic clusters answer from the directory's
 //! `hostServer` and from etcd ownership, behind the same trait.
+//!
+//! [`link`] is the channel between members: requests (deliver, submit,
+//! admin, ping) over authenticated, versioned, cached TCP connections.
 #![forbid(unsafe_code)]
+
+pub mod link;
 
 use async_trait::async_trait;
 use types::AccountName;

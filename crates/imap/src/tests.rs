@@ -92,7 +92,13 @@ fn account(name: &str) -> AccountName {
 }
 
 pub(crate) fn conn(peer: &str, tls_available: bool) -> ConnInfo {
-    ConnInfo { peer: peer.parse().unwrap(), local: "127.0.0.1:2143".parse().unwrap(), tls: false, tls_available }
+    ConnInfo {
+        peer: peer.parse().unwrap(),
+        local: "127.0.0.1:2143".parse().unwrap(),
+        tls: false,
+        tls_available,
+        proxied_by: None,
+    }
 }
 
 pub(crate) struct Client {

@@ -1,10 +1,12 @@
 //! The connection driver: read, step the session, write; `select!` on the
 //! idle timeout and on shutdown (after mini-redis' `Handler::run`).
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -29,12 +31,18 @@ pub enum Step {
 /// Facts about one connection that a session may need.
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
+    /// The client: the connection's peer, or the address a trusted load
+    /// balancer gave in its PROXY protocol header.
     pub peer: SocketAddr,
     pub local: SocketAddr,
     /// Whether TLS is active (implicit TLS or after STARTTLS).
     pub tls: bool,
     /// Whether the listener can start TLS at all.
     pub tls_available: bool,
+    /// The trusted load balancer the connection came through (it sent a
+    /// PROXY protocol header). `peer` is then the client the header named,
+    /// or the balancer itself for v1 `UNKNOWN` and v2 `LOCAL`.
+    pub proxied_by: Option<SocketAddr>,
 }
 
 impl ConnInfo {
@@ -106,7 +114,21 @@ impl TlsMode {
 
 /// Runs one connection to its end. Returns when the peer or the session
 /// closes it, on idle timeout, or on shutdown.
-pub async fn drive<S: Session>(stream: TcpStream, mut session: S, tls: TlsMode, mut shutdown: watch::Receiver<bool>) {
+pub async fn drive<S: Session>(stream: TcpStream, session: S, tls: TlsMode, shutdown: watch::Receiver<bool>) {
+    drive_after(stream, BytesMut::new(), session, tls, shutdown).await
+}
+
+/// [`drive`] for a connection from which `already_read` was read before
+/// the session began (what followed a PROXY protocol header in the same
+/// read): the session, or the TLS handshake, gets those bytes first.
+pub(crate) async fn drive_after<S: Session>(
+    stream: TcpStream,
+    already_read: BytesMut,
+    mut session: S,
+    tls: TlsMode,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let stream = Prefixed { prefix: already_read, inner: stream };
     let mut conn = match &tls {
         TlsMode::Implicit(acceptor) => {
             match tokio::time::timeout(session.idle_timeout(), acceptor.accept(stream)).await {
@@ -213,8 +235,55 @@ enum Event {
 }
 
 enum Conn {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    Plain(Prefixed),
+    Tls(Box<tokio_rustls::server::TlsStream<Prefixed>>),
+}
+
+/// A TCP stream with bytes already taken from it put back in front, so
+/// that no byte read with a PROXY protocol header is lost, whether the
+/// session or a TLS handshake reads it (hyper's `Rewind` does the same).
+struct Prefixed {
+    prefix: BytesMut,
+    inner: TcpStream,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix[..n]);
+            this.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
 }
 
 impl Conn {

@@ -9,8 +9,10 @@
 
 pub mod driver;
 pub mod listener;
+pub mod proxy_protocol;
 pub mod tls;
 
 pub use driver::{ConnInfo, Session, Step, TlsMode};
 pub use listener::{Listener, ListenerLimits};
+pub use proxy_protocol::{TrustedProxies, TrustedProxiesError};
 pub use tls::TlsConfig;

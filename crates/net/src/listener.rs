@@ -1,7 +1,10 @@
 //! Accepting connections: one task per connection, a cap on connections
-//! in total and per client address, and a span per connection.
+//! in total and per client address, a span per connection, and the PROXY
+//! protocol header on connections from trusted load balancers.
 
-use crate::driver::{ConnInfo, Session, TlsMode, drive};
+use crate::driver::{ConnInfo, Session, TlsMode, drive_after};
+use crate::proxy_protocol::{TrustedProxies, read_header};
+use bytes::BytesMut;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -34,6 +37,7 @@ pub struct Listener {
     /// Written to a connection refused for being over a limit,
     /// e.g. `421 4.7.0 too many connections\r\n` for SMTP.
     busy_reply: &'static [u8],
+    proxies: TrustedProxies,
 }
 
 impl Listener {
@@ -45,7 +49,16 @@ impl Listener {
         busy_reply: &'static [u8],
     ) -> std::io::Result<Self> {
         let tcp = TcpListener::bind(addr).await?;
-        Ok(Self { tcp, protocol, tls, limits, busy_reply })
+        Ok(Self { tcp, protocol, tls, limits, busy_reply, proxies: TrustedProxies::default() })
+    }
+
+    /// Connections from `proxies` must start with a PROXY protocol header
+    /// (v1 or v2), read before the greeting; the client address in it
+    /// becomes [`ConnInfo::peer`] and is what the per-IP limit counts. A
+    /// connection without a valid header is closed. Connections from any
+    /// other address are never parsed for one. None by default.
+    pub fn proxy_protocol_from(self, proxies: TrustedProxies) -> Self {
+        Self { proxies, ..self }
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -59,15 +72,23 @@ impl Listener {
         S: Session + 'static,
         F: Fn(ConnInfo) -> S + Send + Sync + 'static,
     {
-        let counts = Arc::new(ConnCounts::default());
-        let local = self.tcp.local_addr().ok();
+        let shared = Arc::new(Shared {
+            protocol: self.protocol,
+            tls: self.tls,
+            limits: self.limits,
+            busy_reply: self.busy_reply,
+            local: self.tcp.local_addr().ok(),
+            proxies: self.proxies,
+            counts: Arc::new(ConnCounts::default()),
+            new_session,
+        });
         loop {
             let (stream, peer) = tokio::select! {
                 accepted = self.tcp.accept() => match accepted {
                     Ok(pair) => pair,
                     Err(e) => {
                         // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(target: "net::listener", protocol = self.protocol, error = %e, "accept failed");
+                        tracing::warn!(target: "net::listener", protocol = shared.protocol, error = %e, "accept failed");
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                         continue;
                     }
@@ -75,32 +96,109 @@ impl Listener {
                 _ = shutdown.changed() => return,
             };
             let _ = stream.set_nodelay(true);
-            let Some(slot) = counts.admit(peer.ip(), &self.limits) else {
-                tokio::spawn(refuse(stream, self.busy_reply));
-                continue;
-            };
-            let info = ConnInfo {
-                peer,
-                local: local.unwrap_or(peer),
-                tls: matches!(self.tls, TlsMode::Implicit(_)),
-                tls_available: !matches!(self.tls, TlsMode::Off),
-            };
-            let span =
-                tracing::info_span!("conn", protocol = self.protocol, client.addr = %peer, server.addr = %info.local);
-            let session = new_session(info);
-            let tls = self.tls.clone();
-            let shutdown = shutdown.clone();
-            tokio::spawn(
-                async move {
-                    tracing::debug!(target: "net::listener", "connected");
-                    drive(stream, session, tls, shutdown).await;
-                    tracing::debug!(target: "net::listener", "disconnected");
-                    drop(slot);
-                }
-                .instrument(span),
-            );
+            if shared.proxies.contains(peer.ip()) {
+                // The per-IP limit is for the client behind the load
+                // balancer, known once the header is read; counting the
+                // balancer itself would refuse everyone at once.
+                let Some(slot) = shared.counts.admit(None, &shared.limits) else {
+                    tokio::spawn(refuse(stream, shared.busy_reply));
+                    continue;
+                };
+                tokio::spawn(serve_proxied(shared.clone(), stream, peer, slot, shutdown.clone()));
+            } else {
+                let Some(slot) = shared.counts.admit(Some(peer.ip()), &shared.limits) else {
+                    tokio::spawn(refuse(stream, shared.busy_reply));
+                    continue;
+                };
+                let connection =
+                    Accepted { stream, already_read: BytesMut::new(), client: peer, proxied_by: None, slot };
+                tokio::spawn(serve(shared.clone(), connection, shutdown.clone()));
+            }
         }
     }
+}
+
+/// What every connection task shares with the accept loop.
+struct Shared<F> {
+    protocol: &'static str,
+    tls: TlsMode,
+    limits: ListenerLimits,
+    busy_reply: &'static [u8],
+    local: Option<SocketAddr>,
+    proxies: TrustedProxies,
+    counts: Arc<ConnCounts>,
+    new_session: F,
+}
+
+/// A connection ready for its session.
+struct Accepted {
+    stream: TcpStream,
+    /// Read with the PROXY protocol header; the session's first input.
+    already_read: BytesMut,
+    client: SocketAddr,
+    proxied_by: Option<SocketAddr>,
+    slot: Slot,
+}
+
+/// Reads a trusted peer's PROXY protocol header, then counts and serves
+/// the client it names.
+async fn serve_proxied<S, F>(
+    shared: Arc<Shared<F>>,
+    mut stream: TcpStream,
+    proxy: SocketAddr,
+    mut slot: Slot,
+    shutdown: watch::Receiver<bool>,
+) where
+    S: Session + 'static,
+    F: Fn(ConnInfo) -> S + Send + Sync + 'static,
+{
+    let (client, already_read) = match read_header(&mut stream, shared.proxies.header_timeout()).await {
+        Ok((client, already_read)) => (client.unwrap_or(proxy), already_read),
+        Err(e) => {
+            // Dropping the stream closes it; nothing after the bad header
+            // is read, and no session ever sees the connection.
+            tracing::warn!(target: "net::listener", protocol = shared.protocol, peer = %proxy, error = %e, "closing a connection from a trusted proxy");
+            return;
+        }
+    };
+    if !slot.count_ip(client.ip(), &shared.limits) {
+        tracing::debug!(target: "net::listener", protocol = shared.protocol, client.addr = %client, proxy.addr = %proxy, "over the per-IP limit");
+        refuse(stream, shared.busy_reply).await;
+        return;
+    }
+    serve(shared, Accepted { stream, already_read, client, proxied_by: Some(proxy), slot }, shutdown).await;
+}
+
+/// Runs one connection's session under its span.
+async fn serve<S, F>(shared: Arc<Shared<F>>, connection: Accepted, shutdown: watch::Receiver<bool>)
+where
+    S: Session + 'static,
+    F: Fn(ConnInfo) -> S + Send + Sync + 'static,
+{
+    let Accepted { stream, already_read, client, proxied_by, slot } = connection;
+    let info = ConnInfo {
+        peer: client,
+        local: shared.local.unwrap_or(client),
+        tls: matches!(shared.tls, TlsMode::Implicit(_)),
+        tls_available: !matches!(shared.tls, TlsMode::Off),
+        proxied_by,
+    };
+    let span = tracing::info_span!(
+        "conn",
+        protocol = shared.protocol,
+        client.addr = %client,
+        server.addr = %info.local,
+        proxy.addr = proxied_by.map(tracing::field::display),
+    );
+    let session = (shared.new_session)(info);
+    async move {
+        tracing::debug!(target: "net::listener", "connected");
+        drive_after(stream, already_read, session, shared.tls.clone(), shutdown).await;
+        tracing::debug!(target: "net::listener", "disconnected");
+        drop(slot);
+    }
+    .instrument(span)
+    .await;
 }
 
 async fn refuse(mut stream: TcpStream, reply: &'static [u8]) {
@@ -120,14 +218,21 @@ struct Counts {
 }
 
 impl ConnCounts {
-    fn admit(self: &Arc<Self>, ip: IpAddr, limits: &ListenerLimits) -> Option<Slot> {
+    /// Takes a place in the total and, when the client is known, in its
+    /// address' count.
+    fn admit(self: &Arc<Self>, ip: Option<IpAddr>, limits: &ListenerLimits) -> Option<Slot> {
         let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let this_ip = c.per_ip.get(&ip).copied().unwrap_or(0);
-        if c.total >= limits.max_connections || this_ip >= limits.max_per_ip {
+        if c.total >= limits.max_connections {
             return None;
         }
+        if let Some(ip) = ip {
+            let this_ip = c.per_ip.get(&ip).copied().unwrap_or(0);
+            if this_ip >= limits.max_per_ip {
+                return None;
+            }
+            c.per_ip.insert(ip, this_ip + 1);
+        }
         c.total += 1;
-        c.per_ip.insert(ip, this_ip + 1);
         Some(Slot { counts: self.clone(), ip })
     }
 }
@@ -135,17 +240,35 @@ impl ConnCounts {
 /// Held by a connection's task; gives its place back when dropped.
 struct Slot {
     counts: Arc<ConnCounts>,
-    ip: IpAddr,
+    /// `None` until a proxied connection's client is known.
+    ip: Option<IpAddr>,
+}
+
+impl Slot {
+    /// Counts a proxied connection's client against the per-IP limit;
+    /// false when that client already has its share.
+    fn count_ip(&mut self, ip: IpAddr, limits: &ListenerLimits) -> bool {
+        let mut c = self.counts.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let this_ip = c.per_ip.get(&ip).copied().unwrap_or(0);
+        if this_ip >= limits.max_per_ip {
+            return false;
+        }
+        c.per_ip.insert(ip, this_ip + 1);
+        self.ip = Some(ip);
+        true
+    }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut c = self.counts.inner.lock().unwrap_or_else(|p| p.into_inner());
         c.total -= 1;
-        if let Some(n) = c.per_ip.get_mut(&self.ip) {
+        if let Some(ip) = self.ip
+            && let Some(n) = c.per_ip.get_mut(&ip)
+        {
             *n -= 1;
             if *n == 0 {
-                c.per_ip.remove(&self.ip);
+                c.per_ip.remove(&ip);
             }
         }
     }

@@ -96,6 +96,7 @@ fn conn(peer: &str, tls_available: bool) -> ConnInfo {
         local: "127.0.0.1:2110".parse().unwrap(),
         tls: false,
         tls_available,
+        proxied_by: None,
     }
 }
 

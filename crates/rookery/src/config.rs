@@ -251,12 +251,20 @@ pub struct LimitsSection {
     pub max_connections: usize,
     /// Concurrent connections per client IP address per listener.
     pub max_connections_per_ip: usize,
+    /// Load balancers (addresses or networks) whose connections start
+    /// with a HAProxy PROXY protocol header (v1 or v2) naming the client;
+    /// limits and logs then see the client's address.
+    pub proxy_protocol_from: Vec<String>,
 }
 
 impl Default for LimitsSection {
     fn default() -> Self {
         let d = net::ListenerLimits::default();
-        Self { max_connections: d.max_connections, max_connections_per_ip: d.max_per_ip }
+        Self {
+            max_connections: d.max_connections,
+            max_connections_per_ip: d.max_per_ip,
+            proxy_protocol_from: Vec::new(),
+        }
     }
 }
 
@@ -305,6 +313,7 @@ impl Config {
         if self.smtp.max_recipients == 0 {
             bail!("smtp.max_recipients must be at least 1");
         }
+        net::TrustedProxies::parse(&self.limits.proxy_protocol_from).context("limits.proxy_protocol_from")?;
         if self.outbound.connections_per_destination == 0 {
             bail!("outbound.connections_per_destination must be at least 1");
         }

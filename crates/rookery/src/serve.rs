@@ -55,6 +55,8 @@ struct Server {
     transport: Arc<dyn queue::Transport>,
     tls: tokio_rustls::TlsAcceptor,
     limits: ListenerLimits,
+    /// Load balancers allowed to send PROXY protocol headers.
+    proxies: net::TrustedProxies,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -97,8 +99,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         max_connections: config.limits.max_connections,
         max_per_ip: config.limits.max_connections_per_ip,
     };
+    let proxies =
+        net::TrustedProxies::parse(&config.limits.proxy_protocol_from).context("limits.proxy_protocol_from")?;
     let (stop, shutdown) = watch::channel(false);
-    let server = Arc::new(Server { config, directory, store, queue, delivery, transport, tls, limits, shutdown });
+    let server =
+        Arc::new(Server { config, directory, store, queue, delivery, transport, tls, limits, proxies, shutdown });
 
     let mut tasks = JoinSet::new();
     server.start_smtp(&mut tasks).await?;
@@ -141,7 +146,8 @@ impl Server {
         for &addr in addrs {
             let listener = Listener::bind(addr, protocol, tls.clone(), self.limits.clone(), busy_reply)
                 .await
-                .with_context(|| format!("{protocol}: cannot listen on {addr}"))?;
+                .with_context(|| format!("{protocol}: cannot listen on {addr}"))?
+                .proxy_protocol_from(self.proxies.clone());
             println!("rookery: {protocol} listening on {}", listener.local_addr()?);
             tasks.spawn(listener.run(new_session.clone(), self.shutdown.clone()));
         }

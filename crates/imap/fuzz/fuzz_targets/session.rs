@@ -54,6 +54,7 @@ fuzz_target!(|data: &[u8]| {
         local: "127.0.0.1:143".parse().unwrap(),
         tls: false,
         tls_available: false,
+        proxied_by: None,
     };
     world.runtime.block_on(async {
         let mut session = ImapSession::new(world.config.clone(), world.services.clone(), conn);

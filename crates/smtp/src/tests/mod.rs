@@ -86,6 +86,7 @@ pub(crate) fn loopback() -> ConnInfo {
         local: "127.0.0.1:25".parse().unwrap(),
         tls: false,
         tls_available: true,
+        proxied_by: None,
     }
 }
 
@@ -95,6 +96,7 @@ pub(crate) fn remote_peer() -> ConnInfo {
         local: "192.0.2.1:25".parse().unwrap(),
         tls: false,
         tls_available: true,
+        proxied_by: None,
     }
 }
 
