@@ -1,11 +1,13 @@
 //! `bench`: runs the same load against Rookery and against Dovecot in one
 //! run and prints both figures with their ratio (DESIGN.md §10; results go
-//! in `BENCHMARKS.md`).
+//! in `BENCHMARKS.md`); the relay suite compares Rookery with the ceiling
+//! of its own SMTP sink instead.
 //!
 //! It owns the load generator (`load`), the lifecycle of the two servers it
 //! measures (`rookery`, `dovecot`: each started on free loopback ports with
-//! temporary data and stopped at the end) and the report. It must never
-//! touch a server it did not start.
+//! temporary data and stopped at the end), the SMTP sink the relay suite
+//! relays to (`sink`) and the report. It must never touch a server it did
+//! not start.
 #![forbid(unsafe_code)]
 
 mod dovecot;
@@ -13,6 +15,7 @@ mod load;
 mod memory;
 mod report;
 mod rookery;
+mod sink;
 mod suite;
 
 use clap::{Parser, ValueEnum};
@@ -66,10 +69,27 @@ struct Cli {
     /// Idle logged-in IMAP sessions for the memory measurement, 0 for none [default: 5000; quick: 200].
     #[arg(long)]
     idle_sessions: Option<usize>,
+    /// Messages per relay run, spread over all connections [default: 10000; quick: 300].
+    #[arg(long)]
+    relay_messages: Option<usize>,
+    /// At most this many relayed messages per connection [default: 2000; quick: 100].
+    #[arg(long)]
+    relay_messages_per_connection: Option<usize>,
+    /// Concurrent submission connections of the relay runs [default: 1,8,32; quick: 1,8].
+    #[arg(long, value_delimiter = ',')]
+    relay_concurrency: Option<Vec<usize>>,
+    /// Size of each relayed message in bytes, headers included.
+    #[arg(long, default_value_t = 4 * 1024)]
+    relay_message_size: usize,
+    /// The relay suite's Rookery fsyncs its queue (`[store] fsync`). `false`
+    /// is a diagnostic only: it shows what the relay costs without the
+    /// disk; the target is measured with fsync.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    relay_fsync: bool,
     /// Repetitions per point; the table shows their median [default: 3; quick: 1].
     #[arg(long)]
     repetitions: Option<usize>,
-    /// Size of each message in bytes, headers included.
+    /// Size of each message of the delivery, POP3 and IMAP suites in bytes, headers included.
     #[arg(long, default_value_t = 10 * 1024)]
     message_size: usize,
     /// Which servers to measure.
@@ -91,6 +111,9 @@ enum SuiteName {
     Pop3,
     /// The IMAP client mix and idle-session memory.
     Imap,
+    /// Relay through Rookery's queue to an SMTP sink, against the sink's
+    /// ceiling (no Dovecot).
+    Relay,
     /// All of the above.
     All,
 }
@@ -130,6 +153,14 @@ impl Cli {
             imap_messages: self.imap_messages.unwrap_or(if quick { 60 } else { 200 }),
             imap_seconds: self.imap_seconds.unwrap_or(if quick { 1.0 } else { 10.0 }),
             idle_sessions: pick(self.idle_sessions, 5000, 200),
+            relay: matches!(self.suite, SuiteName::Relay | SuiteName::All),
+            relay_messages: pick(self.relay_messages, 10_000, 300),
+            relay_messages_per_connection: pick(self.relay_messages_per_connection, 2000, 100),
+            relay_concurrency: self
+                .relay_concurrency
+                .unwrap_or_else(|| if quick { vec![1, 8] } else { vec![1, 8, 32] }),
+            relay_message_size: self.relay_message_size,
+            relay_fsync: self.relay_fsync,
             repetitions: pick(self.repetitions, 3, 1),
             message_size: self.message_size,
             rookery_bin,

@@ -11,18 +11,20 @@ pub struct Row {
     pub concurrency: usize,
     /// Messages per second of each repetition.
     pub rookery: Vec<f64>,
-    pub dovecot: Vec<f64>,
+    /// The figures Rookery is compared with: Dovecot's, or the relay
+    /// suite's ceiling (a client sending straight to the sink).
+    pub peer: Vec<f64>,
     /// The ratio Rookery must reach, where the project set one.
     pub target: Option<f64>,
 }
 
 impl Row {
     pub fn new(workload: &'static str, concurrency: usize, target: Option<f64>) -> Row {
-        Row { workload, concurrency, rookery: Vec::new(), dovecot: Vec::new(), target }
+        Row { workload, concurrency, rookery: Vec::new(), peer: Vec::new(), target }
     }
 
     fn ratio(&self) -> Option<f64> {
-        Some(median(&self.rookery)? / median(&self.dovecot)?)
+        Some(median(&self.rookery)? / median(&self.peer)?)
     }
 }
 
@@ -53,10 +55,15 @@ pub fn table(rows: &[Row]) -> String {
     table_in(rows, "msg/s")
 }
 
-/// The results table with figures in `unit`.
+/// The results table against Dovecot with figures in `unit`.
 pub fn table_in(rows: &[Row], unit: &str) -> String {
+    table_against(rows, "dovecot", unit)
+}
+
+/// The results table, the second column of figures headed `peer`.
+pub fn table_against(rows: &[Row], peer: &str, unit: &str) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "| workload | concurrency | rookery {unit} | dovecot {unit} | ratio | target |");
+    let _ = writeln!(out, "| workload | concurrency | rookery {unit} | {peer} {unit} | ratio | target |");
     out.push_str("| --- | ---: | ---: | ---: | ---: | --- |\n");
     for row in rows {
         let rate = |samples: &[f64]| {
@@ -66,11 +73,13 @@ pub fn table_in(rows: &[Row], unit: &str) -> String {
             )
         };
         let ratio = row.ratio().map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.2}"));
+        // A fraction such as 0.70 needs its second digit; 2.0 and 1.5 do not.
+        let shown = |target: f64| if target < 1.0 { format!("{target:.2}") } else { format!("{target:.1}") };
         let target = match (row.target, row.ratio()) {
             (None, _) => String::new(),
-            (Some(target), None) => format!(">= {target:.1}"),
+            (Some(target), None) => format!(">= {}", shown(target)),
             (Some(target), Some(ratio)) => {
-                format!(">= {target:.1} {}", if ratio >= target { "met" } else { "missed" })
+                format!(">= {} {}", shown(target), if ratio >= target { "met" } else { "missed" })
             }
         };
         let _ = writeln!(
@@ -79,7 +88,7 @@ pub fn table_in(rows: &[Row], unit: &str) -> String {
             row.workload,
             row.concurrency,
             rate(&row.rookery),
-            rate(&row.dovecot)
+            rate(&row.peer)
         );
     }
     out

@@ -2,7 +2,8 @@
 //! `testkit::TestServer` (`rookery serve`, free loopback ports, temporary
 //! data, `[store] fsync = true`, connection limits raised for the IMAP
 //! memory measurement's idle sessions), and its JSON admin API for
-//! accounts and message counts.
+//! accounts, message counts and the queue. The relay suite starts its own,
+//! with outbound mail going to the bench's sink.
 
 use anyhow::{Context, bail};
 use std::net::SocketAddr;
@@ -41,10 +42,21 @@ pub struct Rookery {
 }
 
 impl Rookery {
+    /// The server of the delivery, POP3 and IMAP suites (outbound mail
+    /// off).
     pub async fn start(binary: &Path) -> anyhow::Result<Rookery> {
+        Self::start_with(binary, TestServerOptions { extra_config: LIMITS.to_owned(), ..TestServerOptions::default() })
+            .await
+    }
+
+    /// A server whose `[outbound]` section is `outbound` (TOML keys).
+    pub async fn start_relaying(binary: &Path, outbound: String, fsync: bool) -> anyhow::Result<Rookery> {
+        Self::start_with(binary, TestServerOptions { outbound, fsync, ..TestServerOptions::default() }).await
+    }
+
+    async fn start_with(binary: &Path, options: TestServerOptions) -> anyhow::Result<Rookery> {
         let binary = binary.to_str().context("the rookery path is not UTF-8")?.to_owned();
         // TestServer waits for the "ready" line with blocking reads.
-        let options = TestServerOptions { extra_config: LIMITS.to_owned(), ..TestServerOptions::default() };
         let server = tokio::task::spawn_blocking(move || TestServer::start_with(&binary, options)).await??;
         let api = format!("http://{}/api/v1", server.ports.admin());
         let postmaster = format!("postmaster@{}", server.main_domain());
@@ -58,6 +70,10 @@ impl Rookery {
 
     pub fn smtp(&self) -> SocketAddr {
         self.server.ports.smtp()
+    }
+
+    pub fn submission(&self) -> SocketAddr {
+        self.server.ports.submission()
     }
 
     pub fn lmtp(&self) -> SocketAddr {
@@ -111,6 +127,22 @@ impl Rookery {
             result??;
         }
         Ok(())
+    }
+
+    /// The number of messages in the queue (`GET /api/v1/queue`).
+    pub async fn queue_len(&self) -> anyhow::Result<usize> {
+        let response = self
+            .http
+            .get(format!("{}/queue", self.api))
+            .basic_auth(&self.postmaster, Some(&self.password))
+            .send()
+            .await
+            .context("asking for the queue")?;
+        if !response.status().is_success() {
+            bail!("asking for the queue: {}", response.status());
+        }
+        let queue: serde_json::Value = response.json().await?;
+        queue.as_array().map(Vec::len).with_context(|| format!("the queue is not a list: {queue}"))
     }
 
     /// The `messages` field of `GET /api/v1/accounts/{account}`.

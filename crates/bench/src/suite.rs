@@ -6,6 +6,7 @@
 mod delivery;
 mod imap;
 mod pop3;
+mod relay;
 
 use crate::dovecot::Dovecot;
 use crate::load::message::Message;
@@ -39,6 +40,15 @@ pub struct Settings {
     pub imap_seconds: f64,
     /// Idle IMAP sessions of the memory measurement (0: none).
     pub idle_sessions: usize,
+    pub relay: bool,
+    /// Messages per relay run, spread over all connections.
+    pub relay_messages: usize,
+    pub relay_messages_per_connection: usize,
+    pub relay_concurrency: Vec<usize>,
+    /// Size of each relayed message in bytes.
+    pub relay_message_size: usize,
+    /// `[store] fsync` of the relay suite's Rookery (off: diagnostic).
+    pub relay_fsync: bool,
     pub repetitions: usize,
     pub message_size: usize,
     /// `None`: Rookery is not measured.
@@ -57,13 +67,22 @@ impl Settings {
             self.pop3_messages > 0 && self.pop3_accounts > 0,
             "--pop3-messages and --pop3-accounts must be positive"
         );
+        ensure!(
+            self.relay_messages > 0 && self.relay_messages_per_connection > 0,
+            "--relay-messages and --relay-messages-per-connection must be positive"
+        );
         ensure!(self.repetitions > 0, "--repetitions must be positive");
         // The mix fetches 3 messages' flags and one whole message of any
         // mailbox; 50 messages make the header FETCH what it says.
         ensure!(self.imap_messages >= 50, "--imap-messages must be at least 50");
         ensure!(self.imap_seconds >= 0.0, "--imap-seconds must not be negative");
         ensure!(
-            self.concurrency.iter().chain(&self.pop3_concurrency).chain(&self.imap_concurrency).all(|&c| c > 0),
+            self.concurrency
+                .iter()
+                .chain(&self.pop3_concurrency)
+                .chain(&self.imap_concurrency)
+                .chain(&self.relay_concurrency)
+                .all(|&c| c > 0),
             "concurrency levels must be positive"
         );
         Ok(())
@@ -100,7 +119,22 @@ impl Settings {
                 self.idle_sessions
             ));
         }
-        format!("{}; {} B messages, {} repetition(s)", parts.join("; "), self.message_size, self.repetitions)
+        if self.relay {
+            parts.push(format!(
+                "relay: {} messages of {} B per run (at most {} per connection), concurrency {}, fsync {}",
+                self.relay_messages,
+                self.relay_message_size,
+                self.relay_messages_per_connection,
+                list(&self.relay_concurrency),
+                if self.relay_fsync { "on" } else { "OFF (diagnostic)" }
+            ));
+        }
+        let size = if self.delivery || self.pop3 || self.imap {
+            format!("; {} B messages", self.message_size)
+        } else {
+            String::new()
+        };
+        format!("{}{size}, {} repetition(s)", parts.join("; "), self.repetitions)
     }
 }
 
@@ -121,13 +155,15 @@ struct Servers {
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let message = Arc::new(Message::new(settings.message_size)?);
     eprintln!("bench: {}", settings.describe());
+    // The relay suite starts a Rookery of its own and needs no Dovecot.
+    let against_dovecot = settings.delivery || settings.pop3 || settings.imap;
     let dovecot = match &settings.dovecot_bin {
-        Some(binary) => Some(Dovecot::start(binary).await?),
-        None => None,
+        Some(binary) if against_dovecot => Some(Dovecot::start(binary).await?),
+        _ => None,
     };
     let rookery = match &settings.rookery_bin {
-        Some(binary) => Some(Rookery::start(binary).await?),
-        None => None,
+        Some(binary) if against_dovecot => Some(Rookery::start(binary).await?),
+        _ => None,
     };
     if let Some(dovecot) = &dovecot {
         eprintln!(
@@ -160,10 +196,23 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         rows.extend(pop3::run(&settings, &servers).await?);
     }
     let imap = if settings.imap { Some(imap::run(&settings, &servers).await?) } else { None };
-    println!(
-        "\n{} B messages, median of {} repetition(s); ratio = rookery / dovecot\n",
-        settings.message_size, settings.repetitions
-    );
+    // Stopped before the relay suite, so that they hold no memory or
+    // processes while it runs.
+    drop(servers);
+    let relay = match (&settings.rookery_bin, settings.relay) {
+        (Some(binary), true) => relay::run(&settings, binary).await?,
+        (None, true) => {
+            eprintln!("bench: relay skipped: it measures Rookery (--servers dovecot)");
+            Vec::new()
+        }
+        (_, false) => Vec::new(),
+    };
+    if against_dovecot {
+        println!(
+            "\n{} B messages, median of {} repetition(s); ratio = rookery / dovecot\n",
+            settings.message_size, settings.repetitions
+        );
+    }
     if !rows.is_empty() {
         println!("{}", report::table(&rows));
     }
@@ -179,6 +228,18 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             println!("IMAP memory of idle logged-in sessions (LOGIN + SELECT INBOX each)\n");
             println!("{}", imap.memory);
         }
+    }
+    if !relay.is_empty() {
+        println!(
+            "\nRelay: {} B messages, median of {} repetition(s), fsync {}, outbound \
+             connections_per_destination = {}; ratio = rookery / ceiling (the same client sending straight to \
+             the sink)\n",
+            settings.relay_message_size,
+            settings.repetitions,
+            if settings.relay_fsync { "on" } else { "OFF (diagnostic, not the target's setting)" },
+            relay::CONNECTIONS_PER_DESTINATION
+        );
+        println!("{}", report::table_against(&relay, "ceiling", "msg/s"));
     }
     Ok(())
 }

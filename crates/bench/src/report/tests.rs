@@ -1,4 +1,4 @@
-use super::{Row, median, percentile, table};
+use super::{Row, median, percentile, table, table_against};
 use std::time::Duration;
 
 #[test]
@@ -19,12 +19,22 @@ fn medians() {
 fn table_shows_ratio_target_and_missing_sides() {
     let mut met = Row::new("delivery", 8, Some(2.0));
     met.rookery = vec![300.0, 310.0, 290.0];
-    met.dovecot = vec![100.0, 150.0, 140.0];
+    met.peer = vec![100.0, 150.0, 140.0];
     let mut missing = Row::new("pop3", 1, Some(1.5));
-    missing.dovecot = vec![1000.0];
+    missing.peer = vec![1000.0];
     let text = table(&[met, missing]);
     assert!(text.contains("| delivery | 8 | 300 | 140 | 2.14 | >= 2.0 met |"), "{text}");
     assert!(text.contains("| pop3 | 1 | - | 1000 | - | >= 1.5 |"), "{text}");
+}
+
+#[test]
+fn table_against_a_ceiling_shows_a_fractional_target() {
+    let mut missed = Row::new("relay", 32, Some(0.7));
+    missed.rookery = vec![5000.0];
+    missed.peer = vec![20000.0];
+    let text = table_against(&[missed], "ceiling", "/s");
+    assert!(text.starts_with("| workload | concurrency | rookery /s | ceiling /s | ratio | target |"), "{text}");
+    assert!(text.contains("| relay | 32 | 5000 | 20000 | 0.25 | >= 0.70 missed |"), "{text}");
 }
 
 #[test]

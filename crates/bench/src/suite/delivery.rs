@@ -9,7 +9,7 @@
 
 use super::{PASSWORD, Servers, Settings, rate};
 use crate::dovecot::Dovecot;
-use crate::load::smtp::{Delivery, Dialect};
+use crate::load::smtp::{BENCH_SENDER, Delivery, Dialect};
 use crate::report::Row;
 use crate::rookery::Rookery;
 use anyhow::{Context, bail};
@@ -31,6 +31,7 @@ pub(super) async fn run(settings: &Settings, servers: &Servers) -> anyhow::Resul
         rookery.add_accounts(&accounts, PASSWORD).await?;
     }
     let recipients = Delivery::recipient_lines(&accounts);
+    let mail_from = Delivery::mail_from_line(BENCH_SENDER);
     // What each mailbox must hold after the runs so far.
     let mut rookery_expected = vec![0; accounts.len()];
     let mut dovecot_expected = vec![0; accounts.len()];
@@ -48,6 +49,8 @@ pub(super) async fn run(settings: &Settings, servers: &Servers) -> anyhow::Resul
             connections: concurrency,
             messages,
             recipients: recipients.clone(),
+            mail_from: mail_from.clone(),
+            auth: None,
             message: servers.message.clone(),
             serial: servers.serial.clone(),
         };
@@ -74,8 +77,8 @@ pub(super) async fn run(settings: &Settings, servers: &Servers) -> anyhow::Resul
                 let lmtp = delivery(dovecot.lmtp, Dialect::Lmtp);
                 let elapsed = dovecot_lmtp(dovecot, &lmtp, &accounts, &dovecot_expected).await?;
                 // One Dovecot figure is the peer of both Rookery paths.
-                smtp_row.dovecot.push(rate(messages, elapsed));
-                lmtp_row.dovecot.push(rate(messages, elapsed));
+                smtp_row.peer.push(rate(messages, elapsed));
+                lmtp_row.peer.push(rate(messages, elapsed));
                 report_point(&label("dovecot lmtp"), messages, elapsed);
             }
         }

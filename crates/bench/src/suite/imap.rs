@@ -14,7 +14,7 @@
 
 use super::{PASSWORD, Servers, Settings};
 use crate::load::imap::{Mix, MixResult, Op, idle_sessions};
-use crate::load::smtp::{Delivery, Dialect};
+use crate::load::smtp::{BENCH_SENDER, Delivery, Dialect};
 use crate::memory;
 use crate::report::{Row, percentile};
 use anyhow::{Context, ensure};
@@ -57,6 +57,8 @@ pub(super) async fn run(settings: &Settings, servers: &Servers) -> anyhow::Resul
         connections: FILL_CONNECTIONS,
         messages: total,
         recipients: Delivery::recipient_lines(&accounts),
+        mail_from: Delivery::mail_from_line(BENCH_SENDER),
+        auth: None,
         message: servers.message.clone(),
         serial: servers.serial.clone(),
     };
@@ -129,7 +131,7 @@ pub(super) async fn run(settings: &Settings, servers: &Servers) -> anyhow::Resul
             }
             for (is_rookery, result) in results {
                 fn side(row: &mut Row, is_rookery: bool) -> &mut Vec<f64> {
-                    if is_rookery { &mut row.rookery } else { &mut row.dovecot }
+                    if is_rookery { &mut row.rookery } else { &mut row.peer }
                 }
                 let seconds = result.elapsed.as_secs_f64();
                 side(&mut operations, is_rookery).push(result.operations() as f64 / seconds);

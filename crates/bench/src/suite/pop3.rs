@@ -7,7 +7,7 @@
 
 use super::{PASSWORD, Servers, Settings, rate};
 use crate::load::pop3::{Retrieval, Retrieved};
-use crate::load::smtp::{Delivery, Dialect};
+use crate::load::smtp::{BENCH_SENDER, Delivery, Dialect};
 use crate::report::Row;
 use anyhow::{Context, ensure};
 use std::net::SocketAddr;
@@ -29,6 +29,8 @@ pub(super) async fn run(settings: &Settings, servers: &Servers) -> anyhow::Resul
         connections: FILL_CONNECTIONS,
         messages: total,
         recipients: Delivery::recipient_lines(&accounts),
+        mail_from: Delivery::mail_from_line(BENCH_SENDER),
+        auth: None,
         message: servers.message.clone(),
         serial: servers.serial.clone(),
     };
@@ -79,7 +81,7 @@ pub(super) async fn run(settings: &Settings, servers: &Servers) -> anyhow::Resul
                     .with_context(|| format!("dovecot pop3\n{}", dovecot.diagnostics()))?;
                 let elapsed = start.elapsed();
                 check(settings, retrieved, settings.pop3_passes)?;
-                row.dovecot.push(rate(retrieved.messages as usize, elapsed));
+                row.peer.push(rate(retrieved.messages as usize, elapsed));
                 report_point(&label("dovecot"), retrieved, elapsed);
             }
         }

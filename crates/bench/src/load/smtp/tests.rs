@@ -1,4 +1,4 @@
-use super::{Delivery, share};
+use super::{Delivery, base64, share};
 
 /// `per_account` must agree with the assignment the sessions make:
 /// connection k sends messages k, k + c, k + 2c, ... and message i goes to
@@ -20,4 +20,13 @@ fn per_account_matches_the_sessions() {
 fn recipient_lines() {
     let lines = Delivery::recipient_lines(&["a@x.example".to_owned()]);
     assert_eq!(&lines[0][..], b"RCPT TO:<a@x.example>\r\n");
+}
+
+#[test]
+fn auth_plain_line_is_base64_of_the_nul_separated_credentials() {
+    // RFC 4648 §10 test vectors, and the padding cases.
+    for (raw, encoded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+        assert_eq!(base64(raw.as_bytes()), encoded);
+    }
+    assert_eq!(&Delivery::auth_plain_line("u@x", "pw")[..], b"AUTH PLAIN AHVAeABwdw==\r\n");
 }
