@@ -114,6 +114,7 @@ fn account(name: &str) -> AccountName {
 
 fn deliver_request(account_name: &str, recipients: &[&str], body: Bytes) -> DeliverRequest {
     DeliverRequest {
+        delivery_id: 1,
         account: account(account_name),
         envelope: Envelope {
             mail_from: "sender@example.org".into(),

@@ -14,7 +14,7 @@ use types::{AccountName, DomainName};
 
 mod transport;
 
-pub use transport::{NO_OUTBOUND, QueueTransport};
+pub use transport::{MemberDelivery, NO_OUTBOUND, QueueTransport, delivery_id};
 
 /// What a recipient address is to this server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +74,11 @@ impl LocalDelivery {
 
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// Where the account is served from (the cluster's locator).
+    pub async fn locate(&self, account: &AccountName) -> Result<Location, cluster::LocateError> {
+        self.locator.locate(account).await
     }
 
     pub fn main_domain(&self) -> &DomainName {

@@ -1,24 +1,57 @@
-//! The queue's transport: local recipients go into account storage here,
-//! the others to the remote transport (outbound SMTP) when the server has
-//! one, or stay held in the queue when it has none.
+//! The queue's transport: recipients of local domains go into account
+//! storage here, or to the cluster member that hosts their account; the
+//! others to the remote transport (outbound SMTP) when the server has one,
+//! or stay held in the queue when it has none.
 
 use crate::{DeliveryError, LocalDelivery, Recipient};
+use cluster::Location;
 use queue::{Job, Outcome, Transport};
 use std::sync::Arc;
 use store::DeliveryId;
+use types::AccountName;
 
 /// Why a remote recipient waits when outbound delivery is off.
 pub const NO_OUTBOUND: &str = "outbound delivery is not enabled on this server";
 
+/// Delivery to an account another cluster member hosts (CM-25): the
+/// cluster link's client, in the binary.
+#[async_trait::async_trait]
+pub trait MemberDelivery: Send + Sync + 'static {
+    /// Delivers the job's message to `account` on `server`, for the
+    /// envelope recipient at `position`; `id` is the same on every retry.
+    async fn deliver(&self, server: &str, account: &AccountName, job: &Job, position: usize, id: DeliveryId)
+    -> Outcome;
+}
+
 pub struct QueueTransport {
     local: Arc<LocalDelivery>,
     remote: Option<Arc<dyn Transport>>,
+    members: Option<Arc<dyn MemberDelivery>>,
 }
 
 impl QueueTransport {
     /// `remote: None` keeps mail for other domains held in the queue.
     pub fn new(local: Arc<LocalDelivery>, remote: Option<Arc<dyn Transport>>) -> QueueTransport {
-        QueueTransport { local, remote }
+        QueueTransport { local, remote, members: None }
+    }
+
+    /// In a cluster: mail for accounts hosted on other members goes to
+    /// them over the cluster link.
+    pub fn with_members(mut self, members: Arc<dyn MemberDelivery>) -> QueueTransport {
+        self.members = Some(members);
+        self
+    }
+
+    async fn deliver_to_account(&self, job: &Job, position: usize, account: &AccountName) -> Outcome {
+        let id = delivery_id(job.id, position);
+        match self.local.locate(account).await {
+            Ok(Location::Here) => self.local.deliver_queued(job, position, account).await,
+            Ok(Location::Elsewhere { server }) => match &self.members {
+                Some(members) => members.deliver(&server, account, job, position, id).await,
+                None => Outcome::Deferred(format!("4.4.0 {account} is hosted on {server}, not reachable from here")),
+            },
+            Err(e) => Outcome::Deferred(format!("4.4.3 {e}")),
+        }
     }
 }
 
@@ -33,7 +66,7 @@ impl Transport for QueueTransport {
                 continue;
             };
             outcomes[slot] = match self.local.recipient(address).await {
-                Ok(Recipient::Local(account)) => Some(self.local.deliver_queued(job, position, &account).await),
+                Ok(Recipient::Local(account)) => Some(self.deliver_to_account(job, position, &account).await),
                 Ok(Recipient::UnknownUser) => Some(Outcome::Failed(format!("5.1.1 unknown user {address}"))),
                 Ok(Recipient::Remote) if self.remote.is_some() => {
                     remote.push(slot);
@@ -58,7 +91,7 @@ impl Transport for QueueTransport {
 
 impl LocalDelivery {
     /// Delivers a queued message to one local account.
-    async fn deliver_queued(&self, job: &Job, position: usize, account: &types::AccountName) -> Outcome {
+    async fn deliver_queued(&self, job: &Job, position: usize, account: &AccountName) -> Outcome {
         let id = delivery_id(job.id, position);
         match self.deliver(account, &job.envelope.mail_from, &job.body, id).await {
             Ok(_) => Outcome::Delivered,
@@ -73,6 +106,6 @@ impl LocalDelivery {
 
 /// Unique per (queued message, recipient): the store uses it to recognise
 /// a delivery repeated after a crash.
-fn delivery_id(id: queue::QueueId, index: usize) -> DeliveryId {
+pub fn delivery_id(id: queue::QueueId, index: usize) -> DeliveryId {
     DeliveryId(((id.0 as u128) << 32) | index as u128)
 }

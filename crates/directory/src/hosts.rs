@@ -10,6 +10,7 @@ mod cache;
 pub use cache::{CachedHosts, HostCacheLimits};
 
 use async_trait::async_trait;
+use std::sync::Arc;
 use types::{AccountName, DomainName};
 
 use crate::Result;
@@ -44,4 +45,29 @@ pub trait HostDirectory: Send + Sync + 'static {
     /// `server` is hosted on `server` again and forgets its old host.
     /// Returns how many records were rewritten.
     async fn restore(&self, server: &DomainName, progress: Progress<'_>) -> Result<usize>;
+}
+
+/// A shared directory serves as the routing table too (the binary keeps
+/// one `Arc<LdapDirectory>` for both traits).
+#[async_trait]
+impl<H: HostDirectory + ?Sized> HostDirectory for Arc<H> {
+    async fn host_server(&self, account: &AccountName) -> Result<Option<DomainName>> {
+        (**self).host_server(account).await
+    }
+
+    async fn set_host_server(&self, account: &AccountName, server: &DomainName) -> Result<()> {
+        (**self).set_host_server(account, server).await
+    }
+
+    async fn accounts_on(&self, server: &DomainName) -> Result<Vec<AccountName>> {
+        (**self).accounts_on(server).await
+    }
+
+    async fn reassign(&self, from: &DomainName, to: &DomainName, progress: Progress<'_>) -> Result<usize> {
+        (**self).reassign(from, to, progress).await
+    }
+
+    async fn restore(&self, server: &DomainName, progress: Progress<'_>) -> Result<usize> {
+        (**self).restore(server, progress).await
+    }
 }

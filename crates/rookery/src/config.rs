@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use types::DomainName;
 
+mod cluster;
 mod outbound;
+pub use cluster::{ClusterSection, DirectoryKind, DirectorySection, Role};
 pub use outbound::OutboundSection;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -32,6 +34,8 @@ pub struct Config {
     pub admin: AdminSection,
     pub queue: QueueSection,
     pub outbound: OutboundSection,
+    pub directory: DirectorySection,
+    pub cluster: ClusterSection,
     pub store: StoreSection,
     pub limits: LimitsSection,
     pub log: LogSection,
@@ -52,6 +56,8 @@ impl Default for Config {
             admin: AdminSection::default(),
             queue: QueueSection::default(),
             outbound: OutboundSection::default(),
+            directory: DirectorySection::default(),
+            cluster: ClusterSection::default(),
             store: StoreSection::default(),
             limits: LimitsSection::default(),
             log: LogSection::default(),
@@ -317,9 +323,35 @@ impl Config {
         if self.outbound.connections_per_destination == 0 {
             bail!("outbound.connections_per_destination must be at least 1");
         }
+        self.validate_cluster()?;
         // Routing errors name their key (`outbound.routes."x"`).
         routing::Router::new(&self.outbound.routing())?;
         Ok(())
+    }
+
+    fn validate_cluster(&self) -> anyhow::Result<()> {
+        if self.directory.kind == DirectoryKind::Ldap {
+            for (key, value) in [("url", &self.directory.url), ("base_dn", &self.directory.base_dn)] {
+                if value.is_empty() {
+                    bail!("directory.{key} must be set when directory.kind = \"ldap\"");
+                }
+            }
+        }
+        if self.cluster.role != Role::Single {
+            if self.directory.kind != DirectoryKind::Ldap {
+                bail!("cluster.role needs directory.kind = \"ldap\": members share one directory");
+            }
+            let Some(link) = &self.cluster.link else { bail!("cluster.link must be set in a cluster") };
+            link.validate().map_err(|e| anyhow::anyhow!("cluster.link.{}: {}", e.key, e.reason))?;
+        }
+        DomainName::parse(&self.server_name())
+            .with_context(|| format!("cluster.server_name {:?}", self.server_name()))?;
+        Ok(())
+    }
+
+    /// This server's name in the directory's `hostServer`.
+    pub fn server_name(&self) -> String {
+        self.cluster.server_name.clone().unwrap_or_else(|| self.main_domain.clone())
     }
 
     pub fn main_domain(&self) -> DomainName {

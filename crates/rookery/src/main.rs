@@ -6,6 +6,7 @@
 mod admin_client;
 mod config;
 mod first_start;
+mod member;
 mod serve;
 
 use admin_client::AdminCommand;

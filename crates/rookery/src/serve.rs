@@ -3,10 +3,11 @@
 
 use crate::config::Config;
 use crate::first_start;
+use crate::member;
 use anyhow::{Context, bail};
-use cluster::SingleServer;
+use cluster::Locator;
 use delivery::{LocalDelivery, QueueTransport};
-use directory::{Directory, EmbeddedDirectory};
+use directory::Directory;
 use net::{Listener, ListenerLimits, Session, TlsMode};
 use queue::{Queue, QueueConfig};
 use std::net::SocketAddr;
@@ -48,6 +49,8 @@ fn remote_delivery(config: &Config) -> anyhow::Result<Option<Arc<dyn queue::Tran
 struct Server {
     config: Config,
     directory: Arc<dyn Directory>,
+    /// Where each account lives: here, or on another cluster member.
+    locator: Arc<dyn Locator>,
     store: Arc<Store>,
     queue: Arc<Queue>,
     delivery: Arc<LocalDelivery>,
@@ -66,8 +69,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&data)?;
     let main_domain = config.main_domain();
 
-    let directory: Arc<dyn Directory> =
-        Arc::new(EmbeddedDirectory::open(&data.join("directory.redb")).context("opening the directory")?);
+    let (directory, ldap) = member::open_directory(&config, &data).await?;
+    let locator = member::locator(&config, ldap)?;
     first_start::ensure_main_domain(directory.as_ref(), &main_domain, &data).await?;
     let durability = if config.store.fsync { Durability::Fsync } else { Durability::Buffered };
     // New accounts get the special-use mailboxes IMAP clients look for.
@@ -86,10 +89,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         })
         .context("opening the queue")?,
     );
-    let delivery =
-        Arc::new(LocalDelivery::new(directory.clone(), store.clone(), Arc::new(SingleServer), main_domain.clone()));
-    let transport: Arc<dyn queue::Transport> =
-        Arc::new(QueueTransport::new(delivery.clone(), remote_delivery(&config)?));
+    let delivery = Arc::new(LocalDelivery::new(directory.clone(), store.clone(), locator.clone(), main_domain.clone()));
+    let mut transport = QueueTransport::new(delivery.clone(), remote_delivery(&config)?);
+    let mut link_server = None;
+    if let Some(link) = &config.cluster.link {
+        let secret = link.validate().map_err(|e| anyhow::anyhow!("cluster.link.{}: {}", e.key, e.reason))?;
+        let handler =
+            member::MemberHandler { delivery: delivery.clone(), queue: queue.clone(), directory: directory.clone() };
+        let server = cluster::link::LinkServer::bind(link, secret.clone(), Arc::new(handler))
+            .await
+            .with_context(|| format!("cluster link: cannot listen on {}", link.address))?;
+        println!("rookery: cluster listening on {}", server.local_addr());
+        link_server = Some(server);
+        let client = cluster::link::LinkClient::new(link, secret);
+        transport = transport.with_members(Arc::new(member::LinkDelivery::new(client, config.cluster.members.clone())));
+    }
+    let transport: Arc<dyn queue::Transport> = Arc::new(transport);
     let tls_config = net::TlsConfig {
         cert_path: config.tls.cert.clone().unwrap_or_else(|| data.join("tls/cert.pem")),
         key_path: config.tls.key.clone().unwrap_or_else(|| data.join("tls/key.pem")),
@@ -102,8 +117,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let proxies =
         net::TrustedProxies::parse(&config.limits.proxy_protocol_from).context("limits.proxy_protocol_from")?;
     let (stop, shutdown) = watch::channel(false);
-    let server =
-        Arc::new(Server { config, directory, store, queue, delivery, transport, tls, limits, proxies, shutdown });
+    let server = Arc::new(Server {
+        config,
+        directory,
+        locator,
+        store,
+        queue,
+        delivery,
+        transport,
+        tls,
+        limits,
+        proxies,
+        shutdown,
+    });
 
     let mut tasks = JoinSet::new();
     server.start_smtp(&mut tasks).await?;
@@ -125,6 +151,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             .await;
     if drained.is_err() {
         tracing::warn!("some tasks did not stop within 15 s");
+    }
+    if let Some(link) = link_server {
+        link.shutdown().await;
     }
     Ok(())
 }
@@ -188,7 +217,7 @@ impl Server {
         let services = Arc::new(pop3::Pop3Services {
             directory: self.directory.clone(),
             store: self.store.clone(),
-            locator: Arc::new(SingleServer),
+            locator: self.locator.clone(),
         });
         let c = &self.config.pop3;
         let config = Arc::new(pop3::Pop3Config {
@@ -214,7 +243,7 @@ impl Server {
         let services = Arc::new(imap::ImapServices {
             directory: self.directory.clone(),
             store: self.store.clone(),
-            locator: Arc::new(SingleServer),
+            locator: self.locator.clone(),
         });
         let c = &self.config.imap;
         let config = Arc::new(imap::ImapConfig {

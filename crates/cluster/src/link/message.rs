@@ -22,6 +22,10 @@ use types::AccountName;
 pub struct DeliverRequest {
     /// The account on the receiving member the recipients belong to.
     pub account: AccountName,
+    /// Unique per (queued message, recipient) on the sending member: a
+    /// delivery repeated after a lost answer or a crash carries the same
+    /// id, and the receiving store keeps the message once.
+    pub delivery_id: u128,
     pub envelope: Envelope,
     /// The message, as received; at most [`super::frame::MAX_BODY`] bytes.
     pub body: Bytes,
@@ -150,8 +154,8 @@ pub enum Response {
 #[derive(Debug, Serialize, Deserialize)]
 enum RequestMeta {
     Ping,
-    Deliver { account: AccountName, envelope: Envelope },
-    Submit { account: AccountName, envelope: Envelope },
+    Deliver { account: AccountName, delivery_id: u128, envelope: Envelope },
+    Submit { account: AccountName, delivery_id: u128, envelope: Envelope },
     Admin(AdminOperation),
 }
 
@@ -167,11 +171,19 @@ pub(crate) fn encode_request(request: &Request) -> Result<(Vec<u8>, Bytes), post
     let (meta, body) = match request {
         Request::Ping => (postcard::to_stdvec(&RequestMeta::Ping)?, Bytes::new()),
         Request::Deliver(d) => {
-            let meta = RequestMeta::Deliver { account: d.account.clone(), envelope: d.envelope.clone() };
+            let meta = RequestMeta::Deliver {
+                account: d.account.clone(),
+                delivery_id: d.delivery_id,
+                envelope: d.envelope.clone(),
+            };
             (postcard::to_stdvec(&meta)?, d.body.clone())
         }
         Request::Submit(d) => {
-            let meta = RequestMeta::Submit { account: d.account.clone(), envelope: d.envelope.clone() };
+            let meta = RequestMeta::Submit {
+                account: d.account.clone(),
+                delivery_id: d.delivery_id,
+                envelope: d.envelope.clone(),
+            };
             (postcard::to_stdvec(&meta)?, d.body.clone())
         }
         Request::Admin(op) => (postcard::to_stdvec(&RequestMeta::Admin(op.clone()))?, Bytes::new()),
@@ -192,8 +204,12 @@ pub(crate) fn decode_request(meta: &[u8], body: Bytes) -> Result<Request, Decode
     match meta {
         RequestMeta::Ping => no_body(Request::Ping),
         RequestMeta::Admin(op) => no_body(Request::Admin(op)),
-        RequestMeta::Deliver { account, envelope } => Ok(Request::Deliver(DeliverRequest { account, envelope, body })),
-        RequestMeta::Submit { account, envelope } => Ok(Request::Submit(DeliverRequest { account, envelope, body })),
+        RequestMeta::Deliver { account, delivery_id, envelope } => {
+            Ok(Request::Deliver(DeliverRequest { account, delivery_id, envelope, body }))
+        }
+        RequestMeta::Submit { account, delivery_id, envelope } => {
+            Ok(Request::Submit(DeliverRequest { account, delivery_id, envelope, body }))
+        }
     }
 }
 

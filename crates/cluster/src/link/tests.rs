@@ -140,6 +140,7 @@ async fn a_delivery_cut_off_after_sending_is_not_sent_again() {
     let client = client();
     client.ping(peer).await.unwrap();
     let request = DeliverRequest {
+        delivery_id: 1,
         account: types::AccountName::parse("bob@example.com", None).unwrap(),
         envelope: queue::Envelope {
             mail_from: String::new(),

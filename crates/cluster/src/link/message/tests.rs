@@ -22,8 +22,12 @@ fn round_trip(request: Request) {
 #[test]
 fn requests_round_trip() {
     round_trip(Request::Ping);
-    let deliver =
-        DeliverRequest { account: account("b@example.com"), envelope: envelope(), body: Bytes::from_static(b"body") };
+    let deliver = DeliverRequest {
+        account: account("b@example.com"),
+        delivery_id: 7,
+        envelope: envelope(),
+        body: Bytes::from_static(b"body"),
+    };
     round_trip(Request::Deliver(deliver.clone()));
     round_trip(Request::Submit(deliver));
     round_trip(Request::Admin(AdminOperation::SetPassword {
@@ -51,10 +55,12 @@ fn responses_round_trip() {
 /// wire changed and the change needs a new protocol version.
 #[test]
 fn wire_format_is_stable() {
-    let meta = RequestMeta::Deliver { account: account("b@example.com"), envelope: envelope() };
+    let meta = RequestMeta::Deliver { account: account("b@example.com"), delivery_id: 300, envelope: envelope() };
     let bytes = postcard::to_stdvec(&meta).unwrap();
     let mut expected = vec![1, 13];
     expected.extend_from_slice(b"b@example.com");
+    // delivery_id: varint of 300.
+    expected.extend_from_slice(&[0xac, 0x02]);
     expected.push(13);
     expected.extend_from_slice(b"a@example.com");
     expected.push(2);

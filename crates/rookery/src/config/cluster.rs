@@ -1,0 +1,90 @@
+//! `[directory]` (where accounts are defined) and `[cluster]` (this
+//! server's part in a static cluster: its role, its name in the
+//! directory's `hostServer`, the other members and the cluster link).
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectoryKind {
+    /// A redb file in the data directory: the single server.
+    Embedded,
+    /// OpenLDAP with the project's schema (`schema/`): a cluster.
+    Ldap,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectorySection {
+    pub kind: DirectoryKind,
+    /// `ldap://host:port/`.
+    pub url: String,
+    /// The entry under which Rookery keeps `ou=domains`.
+    pub base_dn: String,
+    pub bind_dn: String,
+    pub bind_password: String,
+    /// A file holding the bind password, instead of `bind_password`.
+    pub bind_password_file: Option<PathBuf>,
+}
+
+impl Default for DirectorySection {
+    fn default() -> Self {
+        Self {
+            kind: DirectoryKind::Embedded,
+            url: String::new(),
+            base_dn: String::new(),
+            bind_dn: String::new(),
+            bind_password: String::new(),
+            bind_password_file: None,
+        }
+    }
+}
+
+impl DirectorySection {
+    pub fn bind_password(&self) -> anyhow::Result<String> {
+        match &self.bind_password_file {
+            Some(path) => Ok(std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("directory.bind_password_file {}: {e}", path.display()))?
+                .trim()
+                .to_owned()),
+            None => Ok(self.bind_password.clone()),
+        }
+    }
+}
+
+/// What this server is in a cluster (CM-1..CM-8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Not in a cluster: every account is here.
+    Single,
+    /// Hosts accounts (those whose `hostServer` is this server's name).
+    Backend,
+    /// Hosts nothing; hands every account's mail to its backend.
+    Frontend,
+    /// Both: serves its own accounts, hands the others to their hosts.
+    Symmetric,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSection {
+    pub role: Role,
+    /// This server's name as the directory's `hostServer` names it;
+    /// default: the main domain.
+    pub server_name: Option<String>,
+    /// The other members by name, with their cluster link addresses.
+    pub members: BTreeMap<String, SocketAddr>,
+    /// The cluster link (address, allow-list, secret...); required for
+    /// every role but `single`.
+    pub link: Option<cluster::link::LinkConfig>,
+}
+
+impl Default for ClusterSection {
+    fn default() -> Self {
+        Self { role: Role::Single, server_name: None, members: BTreeMap::new(), link: None }
+    }
+}

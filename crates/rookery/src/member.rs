@@ -1,0 +1,210 @@
+//! This server's part in a static cluster (CM-1..CM-9, CM-24, CM-25):
+//! which member hosts an account (the directory's `hostServer`, behind a
+//! short cache), the cluster link's server side (deliveries and
+//! administration for this member's accounts) and its client side
+//! (deliveries to the accounts of the other members).
+
+use crate::config::Role;
+use async_trait::async_trait;
+use cluster::link::{AdminError, AdminOperation, AdminReply, DeliverRequest, LinkClient, LinkError, LinkHandler};
+use cluster::{LocateError, Location, Locator};
+use delivery::{DeliveryError, LocalDelivery, MemberDelivery};
+use directory::{CachedHosts, Directory, HostDirectory};
+use queue::{Job, Outcome, Queue};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use store::DeliveryId;
+use types::{AccountName, DomainName};
+
+/// Answers "where does this account live" from the shared directory.
+pub struct HostLocator<H: HostDirectory> {
+    hosts: CachedHosts<H>,
+    me: DomainName,
+    role: Role,
+}
+
+impl<H: HostDirectory> HostLocator<H> {
+    pub fn new(hosts: CachedHosts<H>, me: DomainName, role: Role) -> Self {
+        Self { hosts, me, role }
+    }
+}
+
+#[async_trait]
+impl<H: HostDirectory> Locator for HostLocator<H> {
+    async fn locate(&self, account: &AccountName) -> Result<Location, LocateError> {
+        let unavailable = |reason: String| LocateError::Unavailable { account: account.clone(), reason };
+        match self.hosts.host_server(account).await {
+            Ok(Some(server)) if server == self.me && self.role != Role::Frontend => Ok(Location::Here),
+            Ok(Some(server)) => Ok(Location::Elsewhere { server: server.to_string() }),
+            // An account from before clustering lives where it was made;
+            // a frontend makes none and hosts none (CM-15).
+            Ok(None) if self.role == Role::Frontend => Err(unavailable("no host server is recorded".into())),
+            Ok(None) => Ok(Location::Here),
+            Err(e) => Err(unavailable(e.to_string())),
+        }
+    }
+}
+
+/// Deliveries to accounts hosted on other members, over the link.
+pub struct LinkDelivery {
+    client: LinkClient,
+    members: BTreeMap<String, SocketAddr>,
+}
+
+impl LinkDelivery {
+    pub fn new(client: LinkClient, members: BTreeMap<String, SocketAddr>) -> Self {
+        Self { client, members }
+    }
+}
+
+#[async_trait]
+impl MemberDelivery for LinkDelivery {
+    async fn deliver(
+        &self,
+        server: &str,
+        account: &AccountName,
+        job: &Job,
+        position: usize,
+        id: DeliveryId,
+    ) -> Outcome {
+        let Some(&addr) = self.members.get(server) else {
+            return Outcome::Deferred(format!("4.4.0 no cluster address is configured for member {server}"));
+        };
+        let mut envelope = job.envelope.clone();
+        envelope.recipients = vec![job.envelope.recipients[position].clone()];
+        let request = DeliverRequest { account: account.clone(), delivery_id: id.0, envelope, body: job.body.clone() };
+        match self.client.deliver(addr, request).await {
+            Ok(outcomes) => {
+                tracing::debug!(target: "cluster::delivery", %account, server, "delivered over the link");
+                outcomes.into_iter().next().unwrap_or_else(|| Outcome::Deferred("4.4.0 no outcome from member".into()))
+            }
+            Err(LinkError::TooLarge { .. }) => Outcome::Failed("5.3.4 message too large for the cluster link".into()),
+            Err(e) => {
+                tracing::info!(target: "cluster::delivery", %account, server, error = %e, "member unreachable");
+                Outcome::Deferred(format!("4.4.1 cluster member {server}: {e}"))
+            }
+        }
+    }
+}
+
+/// What this member does for the others: deliver into, submit for and
+/// administer its own accounts.
+pub struct MemberHandler {
+    pub delivery: Arc<LocalDelivery>,
+    pub queue: Arc<Queue>,
+    pub directory: Arc<dyn Directory>,
+}
+
+#[async_trait]
+impl LinkHandler for MemberHandler {
+    async fn deliver(&self, peer: SocketAddr, request: DeliverRequest) -> Vec<Outcome> {
+        let count = request.envelope.recipients.len();
+        let id = DeliveryId(request.delivery_id);
+        let body = request.body;
+        let outcome = match self.delivery.deliver(&request.account, &request.envelope.mail_from, &body, id).await {
+            Ok(_) => Outcome::Delivered,
+            Err(DeliveryError::QuotaExceeded { .. }) => {
+                Outcome::Deferred(format!("4.2.2 mailbox of {} is full", request.account))
+            }
+            Err(DeliveryError::UnknownAccount(account)) => Outcome::Failed(format!("5.1.1 unknown user {account}")),
+            Err(e) => Outcome::Deferred(e.to_string()),
+        };
+        tracing::info!(target: "cluster::delivery", %peer, account = %request.account, ?outcome, "delivery for a member");
+        vec![outcome; count]
+    }
+
+    async fn submit(&self, peer: SocketAddr, request: DeliverRequest) -> Vec<Outcome> {
+        let count = request.envelope.recipients.len();
+        let outcome = match self.queue.enqueue(request.envelope, request.body).await {
+            Ok(id) => {
+                tracing::info!(target: "cluster::delivery", %peer, %id, "submission from a member queued");
+                Outcome::Delivered
+            }
+            Err(e) => Outcome::Deferred(format!("4.3.0 {e}")),
+        };
+        vec![outcome; count]
+    }
+
+    async fn admin(&self, peer: SocketAddr, operation: AdminOperation) -> Result<AdminReply, AdminError> {
+        tracing::info!(target: "cluster::admin", %peer, ?operation, "admin request from a member");
+        let failed = |e: directory::DirectoryError| AdminError::Failed(e.to_string());
+        match operation {
+            AdminOperation::AccountInfo { account } => {
+                let record = self.directory.account(&account).await.map_err(failed)?;
+                let record = record.ok_or_else(|| AdminError::NoSuchAccount(account.to_string()))?;
+                let json = serde_json::json!({ "name": record.name.to_string(), "quota_bytes": record.quota_bytes });
+                Ok(AdminReply::Json(json.to_string()))
+            }
+            AdminOperation::CreateAccount { account, password } => {
+                let password = password.map_or_else(crate::first_start::random_password, |p| p.0);
+                self.directory.add_account(&account, &password, None).await.map_err(failed)?;
+                Ok(AdminReply::Done)
+            }
+            AdminOperation::SetPassword { account, password } => {
+                self.directory.set_password(&account, &password.0).await.map_err(failed)?;
+                Ok(AdminReply::Done)
+            }
+            AdminOperation::DeleteAccount { account } => {
+                self.directory.remove_account(&account).await.map_err(failed)?;
+                Ok(AdminReply::Done)
+            }
+            AdminOperation::Api { .. } => {
+                Err(AdminError::Refused("the JSON admin API is not served over the cluster link yet".into()))
+            }
+        }
+    }
+}
+
+/// The directory the configuration names, and the same directory as the
+/// cluster's routing table when it is LDAP.
+pub async fn open_directory(
+    config: &crate::config::Config,
+    data: &std::path::Path,
+) -> anyhow::Result<(Arc<dyn Directory>, Option<Arc<directory::LdapDirectory>>)> {
+    use crate::config::DirectoryKind;
+    use anyhow::Context;
+    match config.directory.kind {
+        DirectoryKind::Embedded => {
+            let embedded =
+                directory::EmbeddedDirectory::open(&data.join("directory.redb")).context("opening the directory")?;
+            Ok((Arc::new(embedded), None))
+        }
+        DirectoryKind::Ldap => {
+            let section = &config.directory;
+            let mut options = directory::LdapOptions::new(
+                &section.url,
+                &section.base_dn,
+                &section.bind_dn,
+                &section.bind_password()?,
+            );
+            // Accounts made here are hosted here (CM-6); a frontend hosts none.
+            if matches!(config.cluster.role, Role::Backend | Role::Symmetric) {
+                options.local_server = Some(server_name(config)?);
+            }
+            let ldap = directory::LdapDirectory::connect(options)
+                .await
+                .with_context(|| format!("connecting to the directory at {}", section.url))?;
+            let ldap = Arc::new(ldap);
+            Ok((ldap.clone(), Some(ldap)))
+        }
+    }
+}
+
+/// Where accounts live: here on a single server, else the directory says.
+pub fn locator(
+    config: &crate::config::Config,
+    ldap: Option<Arc<directory::LdapDirectory>>,
+) -> anyhow::Result<Arc<dyn Locator>> {
+    match (config.cluster.role, ldap) {
+        (Role::Single, _) | (_, None) => Ok(Arc::new(cluster::SingleServer)),
+        (role, Some(ldap)) => {
+            let hosts = CachedHosts::new(ldap, directory::HostCacheLimits::default());
+            Ok(Arc::new(HostLocator::new(hosts, server_name(config)?, role)))
+        }
+    }
+}
+
+fn server_name(config: &crate::config::Config) -> anyhow::Result<DomainName> {
+    DomainName::parse(&config.server_name()).map_err(|e| anyhow::anyhow!("cluster.server_name: {e}"))
+}

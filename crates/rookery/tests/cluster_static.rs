@@ -1,0 +1,140 @@
+//! A static cluster on one machine: a private slapd as the shared
+//! directory, two backends and a frontend as separate `rookery` processes
+//! on their own loopback addresses, linked by the cluster link. Mail for a
+//! shared domain sent to the frontend reaches each account's host
+//! (CM-6, CM-25); while a host is down it waits in the frontend's queue and
+//! arrives once the host is back (CM-9); the frontend stores no accounts
+//! (CM-15).
+mod common;
+
+use std::net::TcpListener;
+use std::time::Duration;
+use testkit::slapd::Slapd;
+use testkit::{SmtpClient, TestServer, TestServerOptions};
+
+const SECRET: &str = "a cluster secret for tests";
+
+/// A free port on `ip`.
+fn free_port(ip: &str) -> u16 {
+    TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port()
+}
+
+struct Member {
+    name: &'static str,
+    role: &'static str,
+    link: String,
+}
+
+fn member(slapd: &Slapd, me: &Member, all: &[&Member]) -> TestServer {
+    let members: String = all.iter().map(|m| format!("\"{}\" = \"{}\"\n", m.name, m.link)).collect();
+    let allow: Vec<String> = all
+        .iter()
+        .filter(|m| m.name != me.name)
+        .map(|m| format!("\"{}\"", m.link.rsplit_once(':').unwrap().0))
+        .collect();
+    let extra_config = format!(
+        r#"[directory]
+kind = "ldap"
+url = "{url}"
+base_dn = "{base}"
+bind_dn = "{admin}"
+bind_password = "{password}"
+
+[queue]
+retry_schedule = ["1s"]
+
+[cluster]
+role = "{role}"
+
+[cluster.members]
+{members}
+[cluster.link]
+address = "{link}"
+allow = [{allow}]
+secret = "{SECRET}"
+"#,
+        url = slapd.url(),
+        base = slapd.base_dn(),
+        admin = slapd.admin_dn(),
+        password = slapd.admin_password(),
+        role = me.role,
+        link = me.link,
+        allow = allow.join(", "),
+    );
+    common::server_with(TestServerOptions { main_domain: me.name.to_owned(), extra_config, ..Default::default() })
+}
+
+fn messages(server: &TestServer, account: &str) -> usize {
+    let show = server.admin(&["account", "show", account]).unwrap();
+    let line = show.lines().find(|l| l.starts_with("used:")).unwrap_or_default();
+    line.split(" in ").nth(1).and_then(|m| m.split_whitespace().next()).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+fn send(frontend: &TestServer, recipients: &[&str], subject: &str) {
+    let mut c = SmtpClient::connect(frontend.ports.smtp()).unwrap();
+    c.reply().unwrap();
+    c.command("EHLO client.example").unwrap();
+    assert!(c.command("MAIL FROM:<sender@remote.example>").unwrap().starts_with("250"));
+    for rcpt in recipients {
+        let reply = c.command(&format!("RCPT TO:<{rcpt}>")).unwrap();
+        assert!(reply.starts_with("250"), "{rcpt}: {reply}");
+    }
+    assert!(c.command("DATA").unwrap().starts_with("354"));
+    c.send(format!("Subject: {subject}\r\n\r\nhello\r\n.\r\n").as_bytes()).unwrap();
+    let reply = c.reply().unwrap();
+    assert!(reply.starts_with("250"), "{reply}");
+}
+
+fn wait(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    testkit::wait_for(timeout, what, || check().then_some(()));
+}
+
+#[test]
+fn shared_domain_mail_reaches_each_accounts_host_through_the_frontend() {
+    let slapd = Slapd::start().unwrap();
+    let sv1 = Member { name: "sv1.test", role: "backend", link: format!("127.0.0.2:{}", free_port("127.0.0.2")) };
+    let sv2 = Member { name: "sv2.test", role: "backend", link: format!("127.0.0.3:{}", free_port("127.0.0.3")) };
+    let fe = Member { name: "fe.test", role: "frontend", link: format!("127.0.0.4:{}", free_port("127.0.0.4")) };
+    let all = [&sv1, &sv2, &fe];
+    let backend1 = member(&slapd, &sv1, &all);
+    let mut backend2 = member(&slapd, &sv2, &all);
+    let frontend = member(&slapd, &fe, &all);
+
+    // One directory: a domain added on one member is every member's, and
+    // an account made on a backend is hosted there.
+    backend1.admin(&["domain", "add", "shared.test"]).unwrap();
+    backend1.admin(&["account", "add", "alice@shared.test", "--password", "pw-alice"]).unwrap();
+    backend2.admin(&["account", "add", "bob@shared.test", "--password", "pw-bob"]).unwrap();
+
+    send(&frontend, &["alice@shared.test", "bob@shared.test"], "first");
+    wait("alice's mail on her host", Duration::from_secs(30), || messages(&backend1, "alice@shared.test") == 1);
+    wait("bob's mail on his host", Duration::from_secs(30), || messages(&backend2, "bob@shared.test") == 1);
+
+    // Bob's host goes down: his mail waits in the frontend's queue, and
+    // arrives within a retry interval of the host coming back (CM-9).
+    backend2.kill();
+    send(&frontend, &["bob@shared.test", "alice@shared.test"], "while down");
+    wait("alice is not held up by bob's host", Duration::from_secs(30), || {
+        messages(&backend1, "alice@shared.test") == 2
+    });
+    wait("bob's mail deferred on the frontend", Duration::from_secs(30), || {
+        let list = frontend.admin(&["queue", "list"]).unwrap();
+        let Some(id) = list.lines().find(|l| l.contains("bob@shared.test")).and_then(|l| l.split_whitespace().next())
+        else {
+            return false;
+        };
+        frontend.admin(&["queue", "show", id]).unwrap().contains("cluster member sv2.test")
+    });
+    backend2.restart().unwrap();
+    wait("bob's mail after his host is back", Duration::from_secs(30), || messages(&backend2, "bob@shared.test") == 2);
+    wait("the frontend's queue empties", Duration::from_secs(30), || {
+        frontend.admin(&["queue", "list"]).unwrap().trim().is_empty()
+    });
+
+    // The frontend stores no account (CM-15).
+    let accounts = frontend.data_dir().join("accounts");
+    let stored: Vec<_> =
+        std::fs::read_dir(&accounts).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(stored.is_empty(), "the frontend stored {stored:?}");
+    assert!(!frontend.data_dir().join("directory.redb").exists(), "no local directory on the frontend");
+}
