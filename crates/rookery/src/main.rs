@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod admin_client;
+mod cluster_admin;
 mod config;
 mod first_start;
 mod member;
@@ -44,6 +45,9 @@ enum Command {
     /// Look at the mail queue.
     #[command(subcommand)]
     Queue(admin_client::QueueCommand),
+    /// Static cluster failover in the shared directory.
+    #[command(subcommand)]
+    Cluster(cluster_admin::ClusterCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,6 +58,7 @@ fn main() -> std::process::ExitCode {
         Command::Account(c) => admin_client::run(cli.config.as_deref(), cli.data, cli.admin, AdminCommand::Account(c)),
         Command::Alias(c) => admin_client::run(cli.config.as_deref(), cli.data, cli.admin, AdminCommand::Alias(c)),
         Command::Queue(c) => admin_client::run(cli.config.as_deref(), cli.data, cli.admin, AdminCommand::Queue(c)),
+        Command::Cluster(c) => cluster_admin::run(cli.config.as_deref(), c),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

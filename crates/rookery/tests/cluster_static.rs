@@ -138,3 +138,53 @@ fn shared_domain_mail_reaches_each_accounts_host_through_the_frontend() {
     assert!(stored.is_empty(), "the frontend stored {stored:?}");
     assert!(!frontend.data_dir().join("directory.redb").exists(), "no local directory on the frontend");
 }
+
+/// Copies a directory tree (an account's storage, "attached" to another
+/// backend).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn reassign_moves_a_failed_backends_accounts_and_restore_undoes_it() {
+    let slapd = Slapd::start().unwrap();
+    let sv2 = Member { name: "sv2.test", role: "backend", link: format!("127.0.0.3:{}", free_port("127.0.0.3")) };
+    let sv3 = Member { name: "sv3.test", role: "backend", link: format!("127.0.0.5:{}", free_port("127.0.0.5")) };
+    let fe = Member { name: "fe.test", role: "frontend", link: format!("127.0.0.4:{}", free_port("127.0.0.4")) };
+    let all = [&sv2, &sv3, &fe];
+    let mut failed = member(&slapd, &sv2, &all);
+    let standby = member(&slapd, &sv3, &all);
+    let frontend = member(&slapd, &fe, &all);
+    failed.admin(&["domain", "add", "shared.test"]).unwrap();
+    failed.admin(&["account", "add", "carol@shared.test", "--password", "pw-carol"]).unwrap();
+    send(&frontend, &["carol@shared.test"], "before the failure");
+    wait("carol's first message on sv2", Duration::from_secs(30), || messages(&failed, "carol@shared.test") == 1);
+
+    // sv2 dies; mail for carol waits on the frontend.
+    failed.kill();
+    send(&frontend, &["carol@shared.test"], "during the failure");
+    // sv2's storage is attached to sv3 (a shared disk, CM-10), and the
+    // directory is rewritten: carol and sv2's postmaster.
+    copy_tree(&failed.data_dir().join("accounts"), &standby.data_dir().join("accounts"));
+    let out = standby.admin(&["cluster", "reassign", "--from", "sv2.test", "--to", "sv3.test"]).unwrap();
+    assert!(out.contains("2 accounts reassigned from sv2.test to sv3.test"), "{out}");
+    wait("carol's mail, old and queued, on sv3", Duration::from_secs(30), || {
+        messages(&standby, "carol@shared.test") == 2
+    });
+    wait("the frontend's queue empties", Duration::from_secs(30), || {
+        frontend.admin(&["queue", "list"]).unwrap().trim().is_empty()
+    });
+
+    let out = standby.admin(&["cluster", "restore", "--server", "sv2.test"]).unwrap();
+    assert!(out.contains("2 accounts restored to sv2.test"), "{out}");
+    let refused = standby.admin_command(&["cluster", "reassign", "--from", "sv2.test", "--to", "not a name"]).output();
+    assert!(!refused.unwrap().status.success());
+}

@@ -1,0 +1,95 @@
+//! `rookery cluster reassign|restore`: the failover rewrite of the shared
+//! directory (CM-10). When a backend's disks are attached to another
+//! backend, every account hosted on the first is re-pointed at the second
+//! (`oldHostServer` remembers where it belongs); `restore` undoes it once
+//! the first is back. It works on the directory itself, not through a
+//! server: the failed server may be the one that would have answered.
+
+use crate::config::{Config, DirectoryKind};
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use directory::HostDirectory;
+use std::io::Write;
+use std::path::Path;
+use types::DomainName;
+
+#[derive(Subcommand)]
+pub enum ClusterCommand {
+    /// Move every account hosted on FROM to TO (FROM's storage attached
+    /// to TO); each record remembers FROM as its old host.
+    Reassign {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
+    /// Move the accounts reassigned away from SERVER back to it.
+    Restore {
+        #[arg(long)]
+        server: String,
+    },
+}
+
+pub fn run(config: Option<&Path>, command: ClusterCommand) -> anyhow::Result<()> {
+    let config = Config::load(config)?;
+    if config.directory.kind != DirectoryKind::Ldap {
+        bail!("cluster commands need the shared directory: directory.kind = \"ldap\"");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let section = &config.directory;
+        let options =
+            directory::LdapOptions::new(&section.url, &section.base_dn, &section.bind_dn, &section.bind_password()?);
+        let ldap = directory::LdapDirectory::connect(options)
+            .await
+            .with_context(|| format!("connecting to the directory at {}", section.url))?;
+        let mut bar = ProgressBar::default();
+        let (what, moved) = match command {
+            ClusterCommand::Reassign { from, to } => {
+                let (from, to) = (server(&from, "--from")?, server(&to, "--to")?);
+                let moved = ldap.reassign(&from, &to, &mut |done, total| bar.show(done, total)).await?;
+                (format!("reassigned from {from} to {to}"), moved)
+            }
+            ClusterCommand::Restore { server: name } => {
+                let name = server(&name, "--server")?;
+                let moved = ldap.restore(&name, &mut |done, total| bar.show(done, total)).await?;
+                (format!("restored to {name}"), moved)
+            }
+        };
+        bar.finish();
+        println!("{moved} accounts {what}");
+        Ok(())
+    })
+}
+
+fn server(name: &str, option: &str) -> anyhow::Result<DomainName> {
+    DomainName::parse(name).map_err(|e| anyhow::anyhow!("{option} {name:?}: {e}"))
+}
+
+/// `[#####.....] 512/1000` on stderr, redrawn in place at most 100 times.
+#[derive(Default)]
+struct ProgressBar {
+    drawn: Option<usize>,
+}
+
+impl ProgressBar {
+    const WIDTH: usize = 40;
+
+    fn show(&mut self, done: usize, total: usize) {
+        let percent = if total == 0 { 100 } else { done * 100 / total };
+        if self.drawn == Some(percent) && done != total {
+            return;
+        }
+        self.drawn = Some(percent);
+        let filled = percent * Self::WIDTH / 100;
+        let mut err = std::io::stderr();
+        let _ = write!(err, "\r[{}{}] {done}/{total}", "#".repeat(filled), ".".repeat(Self::WIDTH - filled));
+        let _ = err.flush();
+    }
+
+    fn finish(&self) {
+        if self.drawn.is_some() {
+            eprintln!();
+        }
+    }
+}
