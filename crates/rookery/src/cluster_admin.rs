@@ -76,7 +76,7 @@ impl ProgressBar {
     const WIDTH: usize = 40;
 
     fn show(&mut self, done: usize, total: usize) {
-        let percent = if total == 0 { 100 } else { done * 100 / total };
+        let percent = (done * 100).checked_div(total).unwrap_or(100).min(100);
         if self.drawn == Some(percent) && done != total {
             return;
         }
