@@ -1,0 +1,82 @@
+use super::*;
+use directory::{HostCacheLimits, Progress};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// `hostServer` in memory; counts look-ups.
+#[derive(Default)]
+struct Hosts {
+    hosts: Mutex<HashMap<AccountName, DomainName>>,
+    lookups: Arc<AtomicUsize>,
+}
+
+use std::sync::Arc;
+
+#[async_trait]
+impl HostDirectory for Hosts {
+    async fn host_server(&self, account: &AccountName) -> directory::Result<Option<DomainName>> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        Ok(self.hosts.lock().unwrap().get(account).cloned())
+    }
+    async fn set_host_server(&self, account: &AccountName, server: &DomainName) -> directory::Result<()> {
+        self.hosts.lock().unwrap().insert(account.clone(), server.clone());
+        Ok(())
+    }
+    async fn accounts_on(&self, _server: &DomainName) -> directory::Result<Vec<AccountName>> {
+        Ok(Vec::new())
+    }
+    async fn reassign(
+        &self,
+        _from: &DomainName,
+        _to: &DomainName,
+        _progress: Progress<'_>,
+    ) -> directory::Result<usize> {
+        Ok(0)
+    }
+    async fn restore(&self, _server: &DomainName, _progress: Progress<'_>) -> directory::Result<usize> {
+        Ok(0)
+    }
+}
+
+fn name(s: &str) -> AccountName {
+    s.parse().unwrap()
+}
+
+fn domain(s: &str) -> DomainName {
+    DomainName::parse(s).unwrap()
+}
+
+#[tokio::test]
+async fn the_host_server_names_the_service_address_and_invalidate_asks_again() {
+    let hosts = Hosts::default();
+    hosts.hosts.lock().unwrap().insert(name("alice@shared.example"), domain("sv1.example"));
+    hosts.hosts.lock().unwrap().insert(name("carol@shared.example"), domain("sv9.example"));
+    let lookups = hosts.lookups.clone();
+    let sv1_imap: SocketAddr = "10.0.0.1:143".parse().unwrap();
+    let servers = HashMap::from([
+        ((domain("sv1.example"), Protocol::Imap), sv1_imap),
+        ((domain("sv1.example"), Protocol::Pop3), "10.0.0.1:110".parse().unwrap()),
+    ]);
+    let lookup = DirectoryBackends::new(CachedHosts::new(hosts, HostCacheLimits::default()), servers);
+
+    assert_eq!(lookup.backend(&name("alice@shared.example"), Protocol::Imap).await.unwrap(), Some(sv1_imap));
+    assert_eq!(lookup.backend(&name("alice@shared.example"), Protocol::Imap).await.unwrap(), Some(sv1_imap));
+    assert_eq!(lookups.load(Ordering::SeqCst), 1, "the second answer is cached");
+    lookup.invalidate(&name("alice@shared.example"));
+    lookup.backend(&name("alice@shared.example"), Protocol::Imap).await.unwrap();
+    assert_eq!(lookups.load(Ordering::SeqCst), 2, "asked again after invalidate");
+
+    assert_eq!(lookup.backend(&name("nobody@shared.example"), Protocol::Imap).await.unwrap(), None);
+    // A host or service the configuration lacks is "try later", not
+    // "no such account".
+    assert!(lookup.backend(&name("alice@shared.example"), Protocol::Submission).await.is_err());
+    assert!(lookup.backend(&name("carol@shared.example"), Protocol::Imap).await.is_err());
+}
+
+#[tokio::test]
+async fn a_static_table_answers_per_account_and_protocol() {
+    let addr: SocketAddr = "127.0.0.2:143".parse().unwrap();
+    let lookup = StaticBackends::new().with(name("alice@x.example"), Protocol::Imap, addr);
+    assert_eq!(lookup.backend(&name("alice@x.example"), Protocol::Imap).await.unwrap(), Some(addr));
+    assert_eq!(lookup.backend(&name("alice@x.example"), Protocol::Pop3).await.unwrap(), None);
+}
