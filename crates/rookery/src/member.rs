@@ -208,3 +208,52 @@ pub fn locator(
 fn server_name(config: &crate::config::Config) -> anyhow::Result<DomainName> {
     DomainName::parse(&config.server_name()).map_err(|e| anyhow::anyhow!("cluster.server_name: {e}"))
 }
+
+/// A frontend's IMAP, POP3 and submission listeners: each session is
+/// proxied to its account's backend once the login names the account
+/// (DESIGN §4); nothing is served here.
+pub async fn start_frontend(
+    config: &crate::config::Config,
+    ldap: Arc<directory::LdapDirectory>,
+    tls: tokio_rustls::TlsAcceptor,
+    tasks: &mut tokio::task::JoinSet<()>,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use proxy::Protocol;
+    let mut servers = std::collections::HashMap::new();
+    for (name, addresses) in &config.cluster.services {
+        let name = DomainName::parse(name).map_err(|e| anyhow::anyhow!("cluster.services.{name:?}: {e}"))?;
+        for (protocol, addr) in [
+            (Protocol::Imap, addresses.imap),
+            (Protocol::Pop3, addresses.pop3),
+            (Protocol::Submission, addresses.submission),
+        ] {
+            if let Some(addr) = addr {
+                servers.insert((name.clone(), protocol), addr);
+            }
+        }
+    }
+    let lookup = proxy::DirectoryBackends::new(CachedHosts::new(ldap, directory::HostCacheLimits::default()), servers);
+    let mut frontend = proxy::FrontendConfig::new(config.main_domain());
+    frontend.hostname = config.hostname();
+    frontend.allow_plaintext_auth = config.imap.allow_plaintext_auth;
+    frontend.allow_plaintext_auth_on_loopback = config.imap.allow_plaintext_auth_on_loopback;
+    frontend.max_message_size = config.smtp.max_message_size;
+    let frontend = Arc::new(proxy::Frontend::new(frontend, lookup, Some(tls)));
+    for (name, protocol, addrs) in [
+        ("imap", Protocol::Imap, &config.imap.listen),
+        ("pop3", Protocol::Pop3, &config.pop3.listen),
+        ("submission", Protocol::Submission, &config.submission.listen),
+    ] {
+        for addr in addrs {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("{name}: cannot listen on {addr}"))?;
+            println!("rookery: {name} listening on {}", listener.local_addr()?);
+            tracing::info!(target: "proxy", protocol = name, "sessions are proxied to the accounts' backends");
+            tasks.spawn(frontend.clone().serve(protocol, listener, shutdown.clone()));
+        }
+    }
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! `rookery serve`: opens the data directory, starts every configured
 //! listener and the queue runner, and runs until SIGINT or SIGTERM.
 
-use crate::config::Config;
+use crate::config::{Config, Role};
 use crate::first_start;
 use crate::member;
 use anyhow::{Context, bail};
@@ -70,7 +70,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let main_domain = config.main_domain();
 
     let (directory, ldap) = member::open_directory(&config, &data).await?;
-    let locator = member::locator(&config, ldap)?;
+    let locator = member::locator(&config, ldap.clone())?;
     first_start::ensure_main_domain(directory.as_ref(), &main_domain, &data).await?;
     let durability = if config.store.fsync { Durability::Fsync } else { Durability::Buffered };
     // New accounts get the special-use mailboxes IMAP clients look for.
@@ -133,8 +133,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let mut tasks = JoinSet::new();
     server.start_smtp(&mut tasks).await?;
-    server.start_pop3(&mut tasks).await?;
-    server.start_imap(&mut tasks).await?;
+    match (server.config.cluster.role, ldap) {
+        // A frontend serves no account: its sessions go to the backends.
+        (Role::Frontend, Some(ldap)) => {
+            member::start_frontend(&server.config, ldap, server.tls.clone(), &mut tasks, &server.shutdown).await?;
+        }
+        _ => {
+            server.start_pop3(&mut tasks).await?;
+            server.start_imap(&mut tasks).await?;
+        }
+    }
     server.start_admin(&mut tasks).await?;
     let runner = server.clone();
     tasks.spawn(async move {
@@ -205,6 +213,10 @@ impl Server {
             ("lmtp", smtp::Role::Lmtp, &c.lmtp.listen, TlsMode::Off),
         ];
         for (protocol, role, addrs, tls) in roles {
+            // A frontend's submission sessions are proxied (member.rs).
+            if c.cluster.role == Role::Frontend && role == smtp::Role::Submission {
+                continue;
+            }
             let config = Arc::new(smtp::SmtpConfig { role, ..base.clone() });
             let services = services.clone();
             let new_session = move |conn| smtp::SmtpSession::new(config.clone(), services.clone(), conn);

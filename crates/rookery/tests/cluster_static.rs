@@ -26,6 +26,11 @@ struct Member {
 }
 
 fn member(slapd: &Slapd, me: &Member, all: &[&Member]) -> TestServer {
+    member_with(slapd, me, all, "")
+}
+
+/// `extra`: more of the `[cluster]` table (e.g. `[cluster.services...]`).
+fn member_with(slapd: &Slapd, me: &Member, all: &[&Member], extra: &str) -> TestServer {
     let members: String = all.iter().map(|m| format!("\"{}\" = \"{}\"\n", m.name, m.link)).collect();
     let allow: Vec<String> = all
         .iter()
@@ -52,6 +57,8 @@ role = "{role}"
 address = "{link}"
 allow = [{allow}]
 secret = "{SECRET}"
+
+{extra}
 "#,
         url = slapd.url(),
         base = slapd.base_dn(),
@@ -60,6 +67,13 @@ secret = "{SECRET}"
         role = me.role,
         link = me.link,
         allow = allow.join(", "),
+        // The backends take the frontend's sessions with a PROXY header
+        // naming the client; only the frontend connects to their services.
+        extra = if me.role == "backend" {
+            format!("{extra}\n[limits]\nproxy_protocol_from = [\"127.0.0.1\"]\n")
+        } else {
+            extra.to_owned()
+        },
     );
     common::server_with(TestServerOptions { main_domain: me.name.to_owned(), extra_config, ..Default::default() })
 }
@@ -85,6 +99,19 @@ fn send(frontend: &TestServer, recipients: &[&str], subject: &str) {
     assert!(reply.starts_with("250"), "{reply}");
 }
 
+/// Reads IMAP lines up to the tagged reply.
+fn read_tagged(c: &mut SmtpClient, tag: &str) -> String {
+    let mut all = String::new();
+    loop {
+        let line = c.read_line().unwrap();
+        all.push_str(&line);
+        all.push('\n');
+        if line.starts_with(&format!("{tag} ")) {
+            return all;
+        }
+    }
+}
+
 fn wait(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     testkit::wait_for(timeout, what, || check().then_some(()));
 }
@@ -98,7 +125,16 @@ fn shared_domain_mail_reaches_each_accounts_host_through_the_frontend() {
     let all = [&sv1, &sv2, &fe];
     let backend1 = member(&slapd, &sv1, &all);
     let mut backend2 = member(&slapd, &sv2, &all);
-    let frontend = member(&slapd, &fe, &all);
+    let services = |b: &TestServer, name: &str| {
+        format!(
+            "[cluster.services.\"{name}\"]\nimap = \"{}\"\npop3 = \"{}\"\nsubmission = \"{}\"\n",
+            b.ports.imap(),
+            b.ports.pop3(),
+            b.ports.submission()
+        )
+    };
+    let extra = services(&backend1, "sv1.test") + &services(&backend2, "sv2.test");
+    let frontend = member_with(&slapd, &fe, &all, &extra);
 
     // One directory: a domain added on one member is every member's, and
     // an account made on a backend is hosted there.
@@ -109,6 +145,28 @@ fn shared_domain_mail_reaches_each_accounts_host_through_the_frontend() {
     send(&frontend, &["alice@shared.test", "bob@shared.test"], "first");
     wait("alice's mail on her host", Duration::from_secs(30), || messages(&backend1, "alice@shared.test") == 1);
     wait("bob's mail on his host", Duration::from_secs(30), || messages(&backend2, "bob@shared.test") == 1);
+
+    // Logins on the frontend reach each account's host (DESIGN §4).
+    for (user, password) in [("alice@shared.test", "pw-alice"), ("bob@shared.test", "pw-bob")] {
+        let mut imap = SmtpClient::connect(frontend.ports.imap()).unwrap();
+        assert!(imap.read_line().unwrap().starts_with("* OK"));
+        imap.line(&format!("a LOGIN {user} {password}")).unwrap();
+        let login = read_tagged(&mut imap, "a");
+        assert!(login.contains("a OK"), "{login}");
+        imap.line("b SELECT INBOX").unwrap();
+        let select = read_tagged(&mut imap, "b");
+        assert!(select.contains("* 1 EXISTS"), "{user}: {select}");
+        imap.line("c LOGIN nobody@shared.test x").unwrap();
+        imap.line("d LOGOUT").unwrap();
+    }
+    let mut pop3 = SmtpClient::connect(frontend.ports.pop3()).unwrap();
+    assert!(pop3.read_line().unwrap().starts_with("+OK"));
+    assert!(pop3.command("USER bob@shared.test").unwrap().starts_with("+OK"));
+    assert!(pop3.command("PASS wrong").unwrap().starts_with("-ERR"));
+    assert!(pop3.command("USER bob@shared.test").unwrap().starts_with("+OK"));
+    assert!(pop3.command("PASS pw-bob").unwrap().starts_with("+OK"));
+    assert!(pop3.command("STAT").unwrap().starts_with("+OK 1 "));
+    pop3.command("QUIT").unwrap();
 
     // Bob's host goes down: his mail waits in the frontend's queue, and
     // arrives within a retry interval of the host coming back (CM-9).

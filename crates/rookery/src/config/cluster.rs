@@ -81,10 +81,21 @@ pub struct ClusterSection {
     /// The cluster link (address, allow-list, secret...); required for
     /// every role but `single`.
     pub link: Option<cluster::link::LinkConfig>,
+    /// Each backend's service addresses on the cluster network (CM-22),
+    /// where a frontend takes its clients' sessions.
+    pub services: BTreeMap<String, ServiceAddresses>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceAddresses {
+    pub imap: Option<SocketAddr>,
+    pub pop3: Option<SocketAddr>,
+    pub submission: Option<SocketAddr>,
 }
 
 impl Default for ClusterSection {
     fn default() -> Self {
-        Self { role: Role::Single, server_name: None, members: BTreeMap::new(), link: None }
+        Self { role: Role::Single, server_name: None, members: BTreeMap::new(), link: None, services: BTreeMap::new() }
     }
 }
