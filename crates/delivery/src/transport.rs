@@ -35,6 +35,13 @@ impl QueueTransport {
         QueueTransport { local, remote, members: None }
     }
 
+    /// Replaces the transport for other domains' mail (a backend's "forward
+    /// to *", CM-27).
+    pub fn with_remote(mut self, remote: Arc<dyn Transport>) -> QueueTransport {
+        self.remote = Some(remote);
+        self
+    }
+
     /// In a cluster: mail for accounts hosted on other members goes to
     /// them over the cluster link.
     pub fn with_members(mut self, members: Arc<dyn MemberDelivery>) -> QueueTransport {

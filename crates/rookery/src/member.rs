@@ -257,3 +257,85 @@ pub async fn start_frontend(
     }
     Ok(())
 }
+
+/// "Forward to *" (CM-27): a backend hands all its outbound mail to the
+/// frontends over the link, which queue it and deliver it outward.
+/// Frontends are tried in turn, starting at a different one per message.
+/// A frontend that queued the message but whose answer was lost makes the
+/// backend send it again: outward mail is at least once here, as it is
+/// to any remote server (ARCHITECTURE.md, crates/queue).
+pub struct ForwardToFrontends {
+    client: LinkClient,
+    frontends: Vec<(String, SocketAddr)>,
+    /// Named as the account in submissions: the sending member's
+    /// postmaster (a submission belongs to no account of the frontend).
+    postmaster: AccountName,
+}
+
+impl ForwardToFrontends {
+    pub fn new(client: LinkClient, frontends: Vec<(String, SocketAddr)>, postmaster: AccountName) -> Self {
+        Self { client, frontends, postmaster }
+    }
+}
+
+#[async_trait]
+impl queue::Transport for ForwardToFrontends {
+    async fn deliver(&self, job: &Job) -> Vec<Outcome> {
+        let count = job.recipients.len();
+        let mut envelope = job.envelope.clone();
+        envelope.recipients = job.recipients.iter().map(|&p| job.envelope.recipients[p].clone()).collect();
+        let request = DeliverRequest {
+            account: self.postmaster.clone(),
+            delivery_id: delivery::delivery_id(job.id, job.recipients.first().copied().unwrap_or(0)).0,
+            envelope,
+            body: job.body.clone(),
+        };
+        let mut last = String::from("no frontend is configured ([cluster] frontends)");
+        let start = (job.id.0 as usize) % self.frontends.len().max(1);
+        for i in 0..self.frontends.len() {
+            let (name, addr) = &self.frontends[(start + i) % self.frontends.len()];
+            match self.client.submit(*addr, request.clone()).await {
+                Ok(outcomes) if outcomes.len() == count => {
+                    tracing::info!(target: "cluster::delivery", id = %job.id, frontend = %name, "handed to a frontend");
+                    return outcomes;
+                }
+                Ok(_) => last = format!("frontend {name} answered for the wrong number of recipients"),
+                Err(LinkError::TooLarge { .. }) => {
+                    return vec![Outcome::Failed("5.3.4 message too large for the cluster link".into()); count];
+                }
+                Err(e) => {
+                    tracing::info!(target: "cluster::delivery", id = %job.id, frontend = %name, error = %e, "frontend unreachable");
+                    last = format!("frontend {name}: {e}");
+                }
+            }
+        }
+        vec![Outcome::Deferred(format!("4.4.1 {last}")); count]
+    }
+}
+
+/// The frontend forwarder, when `[outbound] forward_to = ["*"]` on a
+/// member that is not itself a frontend.
+pub fn forward_to_frontends(
+    config: &crate::config::Config,
+    client: LinkClient,
+) -> anyhow::Result<Option<Arc<dyn queue::Transport>>> {
+    let all_frontends = config.outbound.forward_to.iter().any(|target| target.trim() == "*");
+    if !all_frontends || !config.outbound.enabled || config.cluster.role == Role::Frontend {
+        return Ok(None);
+    }
+    let mut frontends = Vec::new();
+    for name in &config.cluster.frontends {
+        let addr = config
+            .cluster
+            .members
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("cluster.frontends: {name:?} is not in cluster.members"))?;
+        frontends.push((name.clone(), *addr));
+    }
+    if frontends.is_empty() {
+        anyhow::bail!("outbound.forward_to = [\"*\"] needs cluster.frontends");
+    }
+    let postmaster = AccountName::parse("postmaster", Some(&config.main_domain()))
+        .map_err(|e| anyhow::anyhow!("postmaster of the main domain: {e}"))?;
+    Ok(Some(Arc::new(ForwardToFrontends::new(client, frontends, postmaster))))
+}

@@ -102,6 +102,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!("rookery: cluster listening on {}", server.local_addr());
         link_server = Some(server);
         let client = cluster::link::LinkClient::new(link, secret);
+        if let Some(forward) = member::forward_to_frontends(&config, client.clone())? {
+            transport = transport.with_remote(forward);
+        }
         transport = transport.with_members(Arc::new(member::LinkDelivery::new(client, config.cluster.members.clone())));
     }
     let transport: Arc<dyn queue::Transport> = Arc::new(transport);

@@ -26,11 +26,12 @@ struct Member {
 }
 
 fn member(slapd: &Slapd, me: &Member, all: &[&Member]) -> TestServer {
-    member_with(slapd, me, all, "")
+    member_with(slapd, me, all, "", "enabled = false")
 }
 
-/// `extra`: more of the `[cluster]` table (e.g. `[cluster.services...]`).
-fn member_with(slapd: &Slapd, me: &Member, all: &[&Member], extra: &str) -> TestServer {
+/// `extra`: more of the `[cluster]` table (e.g. `[cluster.services...]`);
+/// `outbound`: the `[outbound]` keys.
+fn member_with(slapd: &Slapd, me: &Member, all: &[&Member], extra: &str, outbound: &str) -> TestServer {
     let members: String = all.iter().map(|m| format!("\"{}\" = \"{}\"\n", m.name, m.link)).collect();
     let allow: Vec<String> = all
         .iter()
@@ -50,6 +51,7 @@ retry_schedule = ["1s"]
 
 [cluster]
 role = "{role}"
+frontends = ["fe.test"]
 
 [cluster.members]
 {members}
@@ -75,7 +77,12 @@ secret = "{SECRET}"
             extra.to_owned()
         },
     );
-    common::server_with(TestServerOptions { main_domain: me.name.to_owned(), extra_config, ..Default::default() })
+    common::server_with(TestServerOptions {
+        main_domain: me.name.to_owned(),
+        extra_config,
+        outbound: outbound.to_owned(),
+        ..Default::default()
+    })
 }
 
 fn messages(server: &TestServer, account: &str) -> usize {
@@ -123,7 +130,10 @@ fn shared_domain_mail_reaches_each_accounts_host_through_the_frontend() {
     let sv2 = Member { name: "sv2.test", role: "backend", link: format!("127.0.0.3:{}", free_port("127.0.0.3")) };
     let fe = Member { name: "fe.test", role: "frontend", link: format!("127.0.0.4:{}", free_port("127.0.0.4")) };
     let all = [&sv1, &sv2, &fe];
-    let backend1 = member(&slapd, &sv1, &all);
+    // sv1 hands its outbound mail to the frontends (CM-27); the frontend
+    // relays it to the sink, the Internet here.
+    let sink = testkit::SmtpSink::start("127.0.0.6").unwrap();
+    let backend1 = member_with(&slapd, &sv1, &all, "", "forward_to = [\"*\"]");
     let mut backend2 = member(&slapd, &sv2, &all);
     let services = |b: &TestServer, name: &str| {
         format!(
@@ -134,7 +144,8 @@ fn shared_domain_mail_reaches_each_accounts_host_through_the_frontend() {
         )
     };
     let extra = services(&backend1, "sv1.test") + &services(&backend2, "sv2.test");
-    let frontend = member_with(&slapd, &fe, &all, &extra);
+    let relay = format!("relay = [\"{}\"]\ntls = \"disabled\"", sink.addr);
+    let frontend = member_with(&slapd, &fe, &all, &extra, &relay);
 
     // One directory: a domain added on one member is every member's, and
     // an account made on a backend is hosted there.
@@ -159,6 +170,26 @@ fn shared_domain_mail_reaches_each_accounts_host_through_the_frontend() {
         imap.line("c LOGIN nobody@shared.test x").unwrap();
         imap.line("d LOGOUT").unwrap();
     }
+    // Alice submits through the frontend to her backend, which forwards
+    // the outbound message to the frontend, which delivers it.
+    let mut submission = SmtpClient::connect(frontend.ports.submission()).unwrap();
+    assert!(submission.reply().unwrap().starts_with("220"));
+    submission.command("EHLO client.example").unwrap();
+    let auth = submission.command(&format!("AUTH PLAIN {}", common::sasl_plain("alice@shared.test", "pw-alice")));
+    assert!(auth.unwrap().starts_with("235"));
+    assert!(submission.command("MAIL FROM:<alice@shared.test>").unwrap().starts_with("250"));
+    assert!(submission.command("RCPT TO:<friend@sink.example>").unwrap().starts_with("250"));
+    assert!(submission.command("DATA").unwrap().starts_with("354"));
+    submission.send(b"Subject: out through the cluster\r\n\r\nhi\r\n.\r\n").unwrap();
+    assert!(submission.reply().unwrap().starts_with("250"));
+    wait("alice's outbound mail at the sink", Duration::from_secs(30), || !sink.messages().is_empty());
+    let out = &sink.messages()[0];
+    assert_eq!(
+        (out.mail_from.as_str(), out.recipients.clone()),
+        ("alice@shared.test", vec!["friend@sink.example".into()])
+    );
+    assert!(out.content.contains("Subject: out through the cluster"));
+
     let mut pop3 = SmtpClient::connect(frontend.ports.pop3()).unwrap();
     assert!(pop3.read_line().unwrap().starts_with("+OK"));
     assert!(pop3.command("USER bob@shared.test").unwrap().starts_with("+OK"));

@@ -84,6 +84,10 @@ pub struct ClusterSection {
     /// Each backend's service addresses on the cluster network (CM-22),
     /// where a frontend takes its clients' sessions.
     pub services: BTreeMap<String, ServiceAddresses>,
+    /// The members (names in `members`) that are frontends: where
+    /// `[outbound] forward_to = ["*"]` sends a backend's outbound mail
+    /// (CM-27).
+    pub frontends: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -96,6 +100,13 @@ pub struct ServiceAddresses {
 
 impl Default for ClusterSection {
     fn default() -> Self {
-        Self { role: Role::Single, server_name: None, members: BTreeMap::new(), link: None, services: BTreeMap::new() }
+        Self {
+            role: Role::Single,
+            server_name: None,
+            members: BTreeMap::new(),
+            link: None,
+            services: BTreeMap::new(),
+            frontends: Vec::new(),
+        }
     }
 }
