@@ -16,7 +16,7 @@ use crate::backend::{BackendConn, BackendError, printable};
 use crate::client::{ClientConn, Gone};
 use crate::credentials::Login;
 use crate::frontend::{ClientInfo, Frontend};
-use crate::login::{Outcome, Replay, Verdict};
+use crate::login::{LoginWords, Replay, Verdict};
 use crate::lookup::BackendLookup;
 use command::Kind;
 use reader::Read;
@@ -200,40 +200,21 @@ async fn authenticate<L: BackendLookup>(
 /// and finished, closed, or too many failures).
 async fn log_in<L: BackendLookup>(
     frontend: &Frontend<L>,
-    mut client: ClientConn,
+    client: ClientConn,
     info: &ClientInfo,
     tag: &str,
     credentials: Option<Credentials>,
     failures: &mut usize,
 ) -> Option<ClientConn> {
     let login = credentials.and_then(|c| Login::resolve(c, &frontend.config.main_domain));
-    let outcome = match &login {
-        Some(login) => frontend.log_in(login, Replay::Imap { tag }, info, client.tls).await,
-        None => Outcome::UnknownAccount,
+    let words = LoginWords {
+        failed: auth_failed(tag),
+        unavailable: format!("{tag} NO [UNAVAILABLE] account is unavailable, try again later\r\n").into_bytes(),
+        too_many: b"* BYE too many failed logins\r\n",
+        answer_before_bye: true,
+        splice_idle: frontend.config.splice_idle.imap,
     };
-    let (reply, failed) = match outcome {
-        Outcome::Spliced { backend, reply } => {
-            client.write(&reply).await.ok()?;
-            let (io, early) = client.into_parts();
-            crate::splice::splice(io, early, backend, frontend.config.splice_idle.imap).await;
-            return None;
-        }
-        Outcome::Failed { reply } => (reply, true),
-        Outcome::UnknownAccount => {
-            tokio::time::sleep(frontend.config.auth_failure_delay).await;
-            (auth_failed(tag), true)
-        }
-        Outcome::Relayed { reply } => (reply, false),
-        Outcome::Unavailable => {
-            (format!("{tag} NO [UNAVAILABLE] account is unavailable, try again later\r\n").into_bytes(), false)
-        }
-    };
-    client.write(&reply).await.ok()?;
-    if failed && frontend.too_many_failures(failures) {
-        let _ = client.write(b"* BYE too many failed logins\r\n").await;
-        return None;
-    }
-    Some(client)
+    frontend.finish_login(client, info, login, Replay::Imap { tag }, words, failures).await
 }
 
 /// The backends' answer to wrong credentials, word for word.

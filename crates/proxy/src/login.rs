@@ -4,6 +4,7 @@
 //! read the answer; this says what to do with it.
 
 use crate::backend::{BackendConn, BackendError, ClientAddrs};
+use crate::client::ClientConn;
 use crate::credentials::Login;
 use crate::frontend::{ClientInfo, Frontend, Protocol};
 use crate::lookup::BackendLookup;
@@ -131,5 +132,66 @@ impl<L: BackendLookup> Frontend<L> {
     pub(crate) fn too_many_failures(&self, failures: &mut usize) -> bool {
         *failures += 1;
         self.config.max_auth_failures != 0 && *failures >= self.config.max_auth_failures
+    }
+}
+
+/// A protocol's words for how a login ended, short of the splice.
+pub(crate) struct LoginWords {
+    /// The answer to wrong credentials, also given for an unknown account.
+    pub failed: Vec<u8>,
+    /// The answer when the lookup or the backend failed.
+    pub unavailable: Vec<u8>,
+    /// Written before closing after too many failed logins.
+    pub too_many: &'static [u8],
+    /// IMAP answers the last failed LOGIN before its `* BYE`; POP3 and
+    /// SMTP say only their goodbye.
+    pub answer_before_bye: bool,
+    /// The spliced session's idle limit.
+    pub splice_idle: std::time::Duration,
+}
+
+impl<L: BackendLookup> Frontend<L> {
+    /// Tries the login at the account's backend and ends the client's side
+    /// of it: on success the backend's answer and the splice, otherwise
+    /// the protocol's answer. Gives the client back when the session goes
+    /// on before the login; `None` when it is over (spliced and finished,
+    /// closed, or too many failures).
+    pub(crate) async fn finish_login(
+        &self,
+        mut client: ClientConn,
+        info: &ClientInfo,
+        login: Option<Login>,
+        replay: Replay<'_>,
+        words: LoginWords,
+        failures: &mut usize,
+    ) -> Option<ClientConn> {
+        let outcome = match &login {
+            Some(login) => self.log_in(login, replay, info, client.tls).await,
+            None => Outcome::UnknownAccount,
+        };
+        let (reply, failed) = match outcome {
+            Outcome::Spliced { backend, reply } => {
+                client.write(&reply).await.ok()?;
+                let (io, early) = client.into_parts();
+                crate::splice::splice(io, early, backend, words.splice_idle).await;
+                return None;
+            }
+            Outcome::Failed { reply } => (reply, true),
+            Outcome::UnknownAccount => {
+                tokio::time::sleep(self.config.auth_failure_delay).await;
+                (words.failed, true)
+            }
+            Outcome::Relayed { reply } => (reply, false),
+            Outcome::Unavailable => (words.unavailable, false),
+        };
+        if failed && self.too_many_failures(failures) {
+            if words.answer_before_bye {
+                client.write(&reply).await.ok()?;
+            }
+            let _ = client.write(words.too_many).await;
+            return None;
+        }
+        client.write(&reply).await.ok()?;
+        Some(client)
     }
 }

@@ -15,7 +15,7 @@ use crate::client::{ClientConn, Gone};
 use crate::credentials::Login;
 use crate::frontend::{ClientInfo, Frontend};
 use crate::lines::Line;
-use crate::login::{Outcome, Replay, Verdict};
+use crate::login::{LoginWords, Replay, Verdict};
 use crate::lookup::BackendLookup;
 use command::Command;
 use sasl::Credentials;
@@ -205,37 +205,21 @@ async fn read_response<L>(frontend: &Frontend<L>, client: &mut ClientConn) -> Re
 /// the AUTHORIZATION state goes on.
 async fn log_in<L: BackendLookup>(
     frontend: &Frontend<L>,
-    mut client: ClientConn,
+    client: ClientConn,
     info: &ClientInfo,
     credentials: Credentials,
     failures: &mut usize,
 ) -> Option<ClientConn> {
-    let outcome = match Login::resolve(credentials, &frontend.config.main_domain) {
-        Some(login) => frontend.log_in(&login, Replay::Pop3, info, client.tls).await,
-        None => Outcome::UnknownAccount,
-    };
-    let (reply, failed) = match outcome {
-        Outcome::Spliced { backend, reply } => {
-            client.write(&reply).await.ok()?;
-            let (io, early) = client.into_parts();
-            crate::splice::splice(io, early, backend, frontend.config.splice_idle.pop3).await;
-            return None;
-        }
-        Outcome::Failed { reply } => (reply, true),
-        Outcome::UnknownAccount => {
-            tokio::time::sleep(frontend.config.auth_failure_delay).await;
-            (AUTH_FAILED.to_vec(), true)
-        }
-        Outcome::Relayed { reply } => (reply, false),
-        Outcome::Unavailable => (b"-ERR [SYS/TEMP] account is unavailable, try again later\r\n".to_vec(), false),
-    };
-    if failed && frontend.too_many_failures(failures) {
+    let login = Login::resolve(credentials, &frontend.config.main_domain);
+    let words = LoginWords {
+        failed: AUTH_FAILED.to_vec(),
+        unavailable: b"-ERR [SYS/TEMP] account is unavailable, try again later\r\n".to_vec(),
         // The backends' last answer before they hang up, word for word.
-        let _ = client.write(b"-ERR [AUTH] invalid credentials; too many failures, closing connection\r\n").await;
-        return None;
-    }
-    client.write(&reply).await.ok()?;
-    Some(client)
+        too_many: b"-ERR [AUTH] invalid credentials; too many failures, closing connection\r\n",
+        answer_before_bye: false,
+        splice_idle: frontend.config.splice_idle.pop3,
+    };
+    frontend.finish_login(client, info, login, Replay::Pop3, words, failures).await
 }
 
 /// The backends' answer to wrong credentials, word for word.

@@ -14,7 +14,7 @@ use crate::client::{ClientConn, Gone};
 use crate::credentials::Login;
 use crate::frontend::{ClientInfo, Frontend};
 use crate::lines::Line;
-use crate::login::{Outcome, Replay, Verdict};
+use crate::login::{LoginWords, Replay, Verdict};
 use crate::lookup::BackendLookup;
 use command::Command;
 use sasl::{Credentials, SaslError};
@@ -200,37 +200,21 @@ async fn read_response<L>(
 /// the session goes on before the login.
 async fn log_in<L: BackendLookup>(
     frontend: &Frontend<L>,
-    mut client: ClientConn,
+    client: ClientConn,
     info: &ClientInfo,
     helo: &str,
     credentials: Credentials,
     failures: &mut usize,
 ) -> Option<ClientConn> {
-    let outcome = match Login::resolve(credentials, &frontend.config.main_domain) {
-        Some(login) => frontend.log_in(&login, Replay::Submission { helo }, info, client.tls).await,
-        None => Outcome::UnknownAccount,
+    let login = Login::resolve(credentials, &frontend.config.main_domain);
+    let words = LoginWords {
+        failed: AUTH_FAILED.to_vec(),
+        unavailable: b"454 4.7.0 temporary authentication failure\r\n".to_vec(),
+        too_many: b"421 4.7.0 too many errors\r\n",
+        answer_before_bye: false,
+        splice_idle: frontend.config.splice_idle.submission,
     };
-    let (reply, failed) = match outcome {
-        Outcome::Spliced { backend, reply } => {
-            client.write(&reply).await.ok()?;
-            let (io, early) = client.into_parts();
-            crate::splice::splice(io, early, backend, frontend.config.splice_idle.submission).await;
-            return None;
-        }
-        Outcome::Failed { reply } => (reply, true),
-        Outcome::UnknownAccount => {
-            tokio::time::sleep(frontend.config.auth_failure_delay).await;
-            (AUTH_FAILED.to_vec(), true)
-        }
-        Outcome::Relayed { reply } => (reply, false),
-        Outcome::Unavailable => (b"454 4.7.0 temporary authentication failure\r\n".to_vec(), false),
-    };
-    if failed && frontend.too_many_failures(failures) {
-        let _ = client.write(b"421 4.7.0 too many errors\r\n").await;
-        return None;
-    }
-    client.write(&reply).await.ok()?;
-    Some(client)
+    frontend.finish_login(client, info, login, Replay::Submission { helo }, words, failures).await
 }
 
 /// The backends' answer to wrong credentials, word for word.
