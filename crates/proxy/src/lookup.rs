@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use directory::{CachedHosts, HostDirectory};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use types::{AccountName, DomainName};
 
 /// The lookup could not be made; trying again later may work.
@@ -57,14 +58,16 @@ impl BackendLookup for StaticBackends {
 /// The cluster's lookup: `hostServer` from the directory (cached for a
 /// few seconds), then the configured service address of that server.
 pub struct DirectoryBackends<H> {
-    hosts: CachedHosts<H>,
+    /// Shared with the member's locator, so that an invalidation made
+    /// here ("not hosted here") is seen there too.
+    hosts: Arc<CachedHosts<H>>,
     servers: HashMap<(DomainName, Protocol), SocketAddr>,
 }
 
 impl<H: HostDirectory> DirectoryBackends<H> {
     /// `servers` maps each backend (by its main domain, CM-2) and protocol
     /// to the address of that service on the cluster network.
-    pub fn new(hosts: CachedHosts<H>, servers: HashMap<(DomainName, Protocol), SocketAddr>) -> Self {
+    pub fn new(hosts: Arc<CachedHosts<H>>, servers: HashMap<(DomainName, Protocol), SocketAddr>) -> Self {
         Self { hosts, servers }
     }
 }

@@ -19,13 +19,13 @@ use types::{AccountName, DomainName};
 
 /// Answers "where does this account live" from the shared directory.
 pub struct HostLocator<H: HostDirectory> {
-    hosts: CachedHosts<H>,
+    hosts: Arc<CachedHosts<H>>,
     me: DomainName,
     role: Role,
 }
 
 impl<H: HostDirectory> HostLocator<H> {
-    pub fn new(hosts: CachedHosts<H>, me: DomainName, role: Role) -> Self {
+    pub fn new(hosts: Arc<CachedHosts<H>>, me: DomainName, role: Role) -> Self {
         Self { hosts, me, role }
     }
 }
@@ -192,17 +192,19 @@ pub async fn open_directory(
 }
 
 /// Where accounts live: here on a single server, else the directory says.
-pub fn locator(
-    config: &crate::config::Config,
-    ldap: Option<Arc<directory::LdapDirectory>>,
-) -> anyhow::Result<Arc<dyn Locator>> {
-    match (config.cluster.role, ldap) {
+pub fn locator(config: &crate::config::Config, hosts: Option<Arc<Hosts>>) -> anyhow::Result<Arc<dyn Locator>> {
+    match (config.cluster.role, hosts) {
         (Role::Single, _) | (_, None) => Ok(Arc::new(cluster::SingleServer)),
-        (role, Some(ldap)) => {
-            let hosts = CachedHosts::new(ldap, directory::HostCacheLimits::default());
-            Ok(Arc::new(HostLocator::new(hosts, server_name(config)?, role)))
-        }
+        (role, Some(hosts)) => Ok(Arc::new(HostLocator::new(hosts, server_name(config)?, role))),
     }
+}
+
+/// The member's one cache of `hostServer` look-ups, shared by its locator
+/// and, on a frontend, its login proxy.
+pub type Hosts = CachedHosts<Arc<directory::LdapDirectory>>;
+
+pub fn host_cache(ldap: Arc<directory::LdapDirectory>) -> Arc<Hosts> {
+    Arc::new(CachedHosts::new(ldap, directory::HostCacheLimits::default()))
 }
 
 fn server_name(config: &crate::config::Config) -> anyhow::Result<DomainName> {
@@ -214,7 +216,7 @@ fn server_name(config: &crate::config::Config) -> anyhow::Result<DomainName> {
 /// (DESIGN §4); nothing is served here.
 pub async fn start_frontend(
     config: &crate::config::Config,
-    ldap: Arc<directory::LdapDirectory>,
+    hosts: Arc<Hosts>,
     tls: tokio_rustls::TlsAcceptor,
     tasks: &mut tokio::task::JoinSet<()>,
     shutdown: &tokio::sync::watch::Receiver<bool>,
@@ -234,7 +236,7 @@ pub async fn start_frontend(
             }
         }
     }
-    let lookup = proxy::DirectoryBackends::new(CachedHosts::new(ldap, directory::HostCacheLimits::default()), servers);
+    let lookup = proxy::DirectoryBackends::new(hosts, servers);
     let mut frontend = proxy::FrontendConfig::new(config.main_domain());
     frontend.hostname = config.hostname();
     frontend.allow_plaintext_auth = config.imap.allow_plaintext_auth;

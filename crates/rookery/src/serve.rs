@@ -70,7 +70,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let main_domain = config.main_domain();
 
     let (directory, ldap) = member::open_directory(&config, &data).await?;
-    let locator = member::locator(&config, ldap.clone())?;
+    let hosts = ldap.map(member::host_cache);
+    let locator = member::locator(&config, hosts.clone())?;
     first_start::ensure_main_domain(directory.as_ref(), &main_domain, &data).await?;
     let durability = if config.store.fsync { Durability::Fsync } else { Durability::Buffered };
     // New accounts get the special-use mailboxes IMAP clients look for.
@@ -136,10 +137,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let mut tasks = JoinSet::new();
     server.start_smtp(&mut tasks).await?;
-    match (server.config.cluster.role, ldap) {
+    match (server.config.cluster.role, hosts) {
         // A frontend serves no account: its sessions go to the backends.
-        (Role::Frontend, Some(ldap)) => {
-            member::start_frontend(&server.config, ldap, server.tls.clone(), &mut tasks, &server.shutdown).await?;
+        (Role::Frontend, Some(hosts)) => {
+            member::start_frontend(&server.config, hosts, server.tls.clone(), &mut tasks, &server.shutdown).await?;
         }
         _ => {
             server.start_pop3(&mut tasks).await?;

@@ -57,7 +57,7 @@ async fn the_host_server_names_the_service_address_and_invalidate_asks_again() {
         ((domain("sv1.example"), Protocol::Imap), sv1_imap),
         ((domain("sv1.example"), Protocol::Pop3), "10.0.0.1:110".parse().unwrap()),
     ]);
-    let lookup = DirectoryBackends::new(CachedHosts::new(hosts, HostCacheLimits::default()), servers);
+    let lookup = DirectoryBackends::new(Arc::new(CachedHosts::new(hosts, HostCacheLimits::default())), servers);
 
     assert_eq!(lookup.backend(&name("alice@shared.example"), Protocol::Imap).await.unwrap(), Some(sv1_imap));
     assert_eq!(lookup.backend(&name("alice@shared.example"), Protocol::Imap).await.unwrap(), Some(sv1_imap));
