@@ -134,6 +134,18 @@ impl LocalDelivery {
             }
             Err(e) => return Err(temporary(e)),
         }
+        self.deliver_here(account, mail_from, body, id).await
+    }
+
+    /// [`LocalDelivery::deliver`] for a caller that has just asked the
+    /// locator itself (the queue's transport).
+    pub(crate) async fn deliver_here(
+        &self,
+        account: &AccountName,
+        mail_from: &str,
+        body: &Bytes,
+        id: DeliveryId,
+    ) -> Result<DeliveryOutcome, DeliveryError> {
         let record = self
             .directory
             .account(account)

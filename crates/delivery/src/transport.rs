@@ -52,7 +52,7 @@ impl QueueTransport {
     async fn deliver_to_account(&self, job: &Job, position: usize, account: &AccountName) -> Outcome {
         let id = delivery_id(job.id, position);
         match self.local.locate(account).await {
-            Ok(Location::Here) => self.local.deliver_queued(job, position, account).await,
+            Ok(Location::Here) => self.local.deliver_queued(job, account, id).await,
             Ok(Location::Elsewhere { server }) => match &self.members {
                 Some(members) => members.deliver(&server, account, job, position, id).await,
                 None => Outcome::Deferred(format!("4.4.0 {account} is hosted on {server}, not reachable from here")),
@@ -97,10 +97,10 @@ impl Transport for QueueTransport {
 }
 
 impl LocalDelivery {
-    /// Delivers a queued message to one local account.
-    async fn deliver_queued(&self, job: &Job, position: usize, account: &AccountName) -> Outcome {
-        let id = delivery_id(job.id, position);
-        match self.deliver(account, &job.envelope.mail_from, &job.body, id).await {
+    /// Delivers a queued message to one account the locator has just
+    /// placed here.
+    async fn deliver_queued(&self, job: &Job, account: &AccountName, id: DeliveryId) -> Outcome {
+        match self.deliver_here(account, &job.envelope.mail_from, &job.body, id).await {
             Ok(_) => Outcome::Delivered,
             Err(DeliveryError::QuotaExceeded { .. }) => {
                 Outcome::Deferred(format!("4.2.2 mailbox of {account} is full"))
