@@ -64,22 +64,17 @@ pub(crate) fn internal_date(unix_seconds: i64) -> String {
 
 /// `1:3,7` for UIDs in the order given, runs of consecutive ones joined.
 pub(crate) fn uid_set(uids: &[Uid]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < uids.len() {
-        let start = uids[i].0;
-        let mut end = start;
-        while i + 1 < uids.len() && uids[i + 1].0 == end.wrapping_add(1) {
-            end += 1;
-            i += 1;
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for uid in uids {
+        match runs.last_mut() {
+            Some((_, end)) if end.checked_add(1) == Some(uid.0) => *end = uid.0,
+            _ => runs.push((uid.0, uid.0)),
         }
-        parts.push(if start == end { start.to_string() } else { format!("{start}:{end}") });
-        i += 1;
     }
-    parts.join(",")
+    ranges(&runs)
 }
 
-/// `1:3,7` for ascending, disjoint UID ranges.
+/// `1:3,7` for UID ranges, in the order given.
 pub(crate) fn ranges(ranges: &[(u32, u32)]) -> String {
     let parts: Vec<String> =
         ranges.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}:{b}") }).collect();
