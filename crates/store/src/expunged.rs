@@ -75,6 +75,20 @@ impl Expunged {
     }
 }
 
+/// Every UID below `uid_next` that is not in `present` (ascending): the
+/// answer when the history does not reach back far enough.
+pub(crate) fn missing(present: impl Iterator<Item = u32>, uid_next: u32) -> Vec<(u32, u32)> {
+    let mut gaps = Vec::new();
+    let mut next = 1;
+    for uid in present.chain([uid_next]) {
+        if uid > next {
+            gaps.push((next, uid - 1));
+        }
+        next = uid.saturating_add(1);
+    }
+    gaps
+}
+
 /// Sorts and merges overlapping or adjacent ranges.
 pub(crate) fn merge(ranges: &mut [(u32, u32)]) -> Vec<(u32, u32)> {
     ranges.sort_unstable();

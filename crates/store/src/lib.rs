@@ -421,17 +421,8 @@ impl Account {
     pub fn expunged_since(&self, mailbox: MailboxId, since: ModSeq) -> Result<Vec<(Uid, Uid)>> {
         let meta = self.inner.meta.read();
         let mb = meta.mailboxes.get(&mailbox.0).ok_or_else(|| StoreError::NoSuchMailbox(format!("#{}", mailbox.0)))?;
-        let ranges = mb.expunged.since(since.0).unwrap_or_else(|| {
-            let mut gaps = Vec::new();
-            let mut next = 1;
-            for uid in mb.messages.keys().copied().chain([mb.uid_next]) {
-                if uid > next {
-                    gaps.push((next, uid - 1));
-                }
-                next = uid.saturating_add(1);
-            }
-            gaps
-        });
+        let ranges =
+            mb.expunged.since(since.0).unwrap_or_else(|| expunged::missing(mb.messages.keys().copied(), mb.uid_next));
         Ok(ranges.into_iter().map(|(a, b)| (Uid(a), Uid(b))).collect())
     }
 
