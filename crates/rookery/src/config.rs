@@ -325,7 +325,7 @@ impl Config {
         }
         self.validate_cluster()?;
         // Routing errors name their key (`outbound.routes."x"`).
-        routing::Router::new(&self.outbound.routing())?;
+        routing::Router::check(&self.outbound.routing())?;
         Ok(())
     }
 

@@ -28,10 +28,35 @@ pub struct Router {
     dns: Dns,
 }
 
+/// What a configuration says, checked.
+struct Parsed {
+    routes: RouteTable,
+    relay: Vec<HostSpec>,
+    forward_to: Vec<ForwardTarget>,
+}
+
 impl Router {
     /// Checks `config` and builds the resolver (reading resolv.conf when
     /// `dns_servers` is empty). Needs no runtime; [`Router::resolve`] does.
     pub fn new(config: &OutboundConfig) -> Result<Router, ConfigError> {
+        let Parsed { routes, relay, forward_to } = Router::parse(config)?;
+        Ok(Router {
+            smtp_port: config.smtp_port,
+            routes,
+            relay,
+            forward_to,
+            resolve_timeout: config.resolve_timeout,
+            dns: Dns::new(&config.dns_servers, config.resolve_timeout.min(QUERY_TIMEOUT))?,
+        })
+    }
+
+    /// The checks of [`Router::new`] without building a resolver: for a
+    /// configuration that is only being loaded (by an admin command, say).
+    pub fn check(config: &OutboundConfig) -> Result<(), ConfigError> {
+        Router::parse(config).map(|_| ())
+    }
+
+    fn parse(config: &OutboundConfig) -> Result<Parsed, ConfigError> {
         if config.smtp_port == 0 {
             return Err(ConfigError::new("outbound.smtp_port", "must be 1-65535"));
         }
@@ -54,14 +79,7 @@ impl Router {
             // a guess.
             return Err(ConfigError::new("outbound.forward_to", "cannot be set together with outbound.relay"));
         }
-        Ok(Router {
-            smtp_port: port,
-            routes: RouteTable::parse(&config.routes, port)?,
-            relay,
-            forward_to,
-            resolve_timeout: config.resolve_timeout,
-            dns: Dns::new(&config.dns_servers, config.resolve_timeout.min(QUERY_TIMEOUT))?,
-        })
+        Ok(Parsed { routes: RouteTable::parse(&config.routes, port)?, relay, forward_to })
     }
 
     /// Where mail for `domain` goes, in the order to try: a static route
