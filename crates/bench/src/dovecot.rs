@@ -7,8 +7,12 @@
 //! fsyncs each message file and fdatasyncs the maildir's `new/` before its
 //! 250; the index files are not fsynced.
 
+mod proxy;
+
+pub use proxy::DovecotProxy;
+
 use anyhow::{Context, bail};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,76 +26,36 @@ pub const PASSWORD: &str = "pw";
 
 /// A running private Dovecot.
 pub struct Dovecot {
-    dir: tempfile::TempDir,
-    child: Option<Child>,
+    instance: Instance,
     pub lmtp: SocketAddr,
     pub pop3: SocketAddr,
     pub imap: SocketAddr,
 }
 
 impl Dovecot {
-    /// Writes the configuration and starts `binary -F -c <conf>`; returns
-    /// once both listeners accept connections.
+    /// Writes the configuration and starts `binary -F -c <conf>` on
+    /// 127.0.0.1; returns once its listeners accept connections.
     pub async fn start(binary: &Path) -> anyhow::Result<Dovecot> {
-        let dir = tempfile::Builder::new().prefix("bench-dovecot-").tempdir()?;
-        // Dovecot's login and mail processes run as other users: they must
-        // reach their directories below this one.
-        set_mode(dir.path(), 0o755)?;
-        for sub in ["run", "state", "mail"] {
-            std::fs::create_dir(dir.path().join(sub))?;
-        }
-        let uid = numeric_id("/etc/passwd", MAIL_USER)?;
-        let gid = numeric_id("/etc/group", MAIL_GROUP)?;
-        std::os::unix::fs::chown(dir.path().join("mail"), Some(uid), Some(gid))?;
-        let lmtp = free_port()?;
-        let pop3 = free_port()?;
-        let imap = free_port()?;
-        let config = dir.path().join("dovecot.conf");
-        std::fs::write(&config, config_text(dir.path(), lmtp, pop3, imap))?;
-        let stderr = std::fs::File::create(dir.path().join("stderr"))?;
-        let child = Command::new(binary)
-            .arg("-F")
-            .arg("-c")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            // Its own process group: a ctrl-c at the terminal reaches only
-            // the bench, whose guard then stops Dovecot in order.
-            .process_group(0)
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let mut dovecot = Dovecot { dir, child: Some(child), lmtp, pop3, imap };
-        dovecot.wait_ready().await?;
-        Ok(dovecot)
+        Self::start_on(binary, IpAddr::V4(Ipv4Addr::LOCALHOST), None).await
     }
 
-    async fn wait_ready(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().transpose()) {
-                bail!("dovecot exited ({}) at start:\n{}", status?, self.diagnostics());
-            }
-            let lmtp = tokio::net::TcpStream::connect(self.lmtp).await;
-            let pop3 = tokio::net::TcpStream::connect(self.pop3).await;
-            let imap = tokio::net::TcpStream::connect(self.imap).await;
-            if lmtp.is_ok() && pop3.is_ok() && imap.is_ok() {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("dovecot did not listen within 20 s:\n{}", self.diagnostics());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    /// Dovecot listening on `ip`; `trusted` goes into
+    /// `login_trusted_networks` (a proxy's address: its forwarded client
+    /// addresses are believed).
+    pub async fn start_on(binary: &Path, ip: IpAddr, trusted: Option<IpAddr>) -> anyhow::Result<Dovecot> {
+        let dir = Instance::directory()?;
+        let lmtp = free_port(ip)?;
+        let pop3 = free_port(ip)?;
+        let imap = free_port(ip)?;
+        let trusted = trusted.map_or_else(String::new, |ip| format!("login_trusted_networks = {ip}\n"));
+        let config = config_text(dir.path(), lmtp, pop3, imap) + &trusted;
+        let instance = Instance::start(binary, dir, &config, &[lmtp, pop3, imap]).await?;
+        Ok(Dovecot { instance, lmtp, pop3, imap })
     }
 
     /// Dovecot's stderr and the end of its log, for error messages.
     pub fn diagnostics(&self) -> String {
-        let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
-        let log = read("dovecot.log");
-        let tail: Vec<&str> = log.lines().rev().take(20).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        format!("--- stderr\n{}--- log (last lines)\n{}", read("stderr"), tail.join("\n"))
+        self.instance.diagnostics()
     }
 
     /// Messages in `account`'s INBOX, counted in the maildir.
@@ -110,11 +74,97 @@ impl Dovecot {
 
     /// The master process; every other Dovecot process descends from it.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.instance.pid()
     }
 
     pub fn mail_dir(&self, account: &str) -> PathBuf {
-        self.dir.path().join("mail").join(account)
+        self.instance.dir.path().join("mail").join(account)
+    }
+}
+
+/// One private Dovecot: its directory (configuration, runtime directory,
+/// log, mail) and its master process, stopped when dropped.
+struct Instance {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    listeners: Vec<SocketAddr>,
+}
+
+impl Instance {
+    /// A fresh directory with `run/`, `state/` and `mail/` (owned by the
+    /// mail user).
+    fn directory() -> anyhow::Result<tempfile::TempDir> {
+        let dir = tempfile::Builder::new().prefix("bench-dovecot-").tempdir()?;
+        // Dovecot's login and mail processes run as other users: they must
+        // reach their directories below this one.
+        set_mode(dir.path(), 0o755)?;
+        for sub in ["run", "state", "mail"] {
+            std::fs::create_dir(dir.path().join(sub))?;
+        }
+        let uid = numeric_id("/etc/passwd", MAIL_USER)?;
+        let gid = numeric_id("/etc/group", MAIL_GROUP)?;
+        std::os::unix::fs::chown(dir.path().join("mail"), Some(uid), Some(gid))?;
+        Ok(dir)
+    }
+
+    /// Writes `config` into `dir` and starts `binary -F -c <conf>`;
+    /// returns once every one of `listeners` accepts connections.
+    async fn start(
+        binary: &Path,
+        dir: tempfile::TempDir,
+        config: &str,
+        listeners: &[SocketAddr],
+    ) -> anyhow::Result<Instance> {
+        let config_path = dir.path().join("dovecot.conf");
+        std::fs::write(&config_path, config)?;
+        let stderr = std::fs::File::create(dir.path().join("stderr"))?;
+        let child = Command::new(binary)
+            .arg("-F")
+            .arg("-c")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            // Its own process group: a ctrl-c at the terminal reaches only
+            // the bench, whose guard then stops Dovecot in order.
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut instance = Instance { dir, child: Some(child), listeners: listeners.to_vec() };
+        instance.wait_ready().await?;
+        Ok(instance)
+    }
+
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().transpose()) {
+                bail!("dovecot exited ({}) at start:\n{}", status?, self.diagnostics());
+            }
+            let mut listening = true;
+            for &addr in &self.listeners {
+                listening &= tokio::net::TcpStream::connect(addr).await.is_ok();
+            }
+            if listening {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("dovecot did not listen within 20 s:\n{}", self.diagnostics());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn diagnostics(&self) -> String {
+        let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        let log = read("dovecot.log");
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!("--- stderr\n{}--- log (last lines)\n{}", read("stderr"), tail.join("\n"))
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// SIGTERM to the master (which stops its children), SIGKILL if it
@@ -134,7 +184,7 @@ impl Dovecot {
     }
 }
 
-impl Drop for Dovecot {
+impl Drop for Instance {
     fn drop(&mut self) {
         self.stop();
     }
@@ -150,7 +200,7 @@ base_dir = {dir}/run
 state_dir = {dir}/state
 log_path = {dir}/dovecot.log
 protocols = lmtp pop3 imap
-listen = 127.0.0.1
+listen = {listen_ip}
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
@@ -219,12 +269,13 @@ protocol imap {{
         pop3_port = pop3.port(),
         imap_ip = imap.ip(),
         imap_port = imap.port(),
+        listen_ip = imap.ip(),
     )
 }
 
-/// A loopback port that was free a moment ago.
-fn free_port() -> anyhow::Result<SocketAddr> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+/// A port on `ip` that was free a moment ago.
+fn free_port(ip: IpAddr) -> anyhow::Result<SocketAddr> {
+    Ok(TcpListener::bind((ip, 0)).with_context(|| format!("binding to {ip}"))?.local_addr()?)
 }
 
 fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {

@@ -10,6 +10,9 @@
 //! not start.
 #![forbid(unsafe_code)]
 
+mod cluster;
+mod connections;
+mod cpu;
 mod dovecot;
 mod load;
 mod memory;
@@ -111,6 +114,9 @@ enum SuiteName {
     Pop3,
     /// The IMAP client mix and idle-session memory.
     Imap,
+    /// The IMAP mix straight to a backend and through a frontend, for
+    /// Rookery and for Dovecot (issue 5).
+    ImapProxy,
     /// Relay through Rookery's queue to an SMTP sink, against the sink's
     /// ceiling (no Dovecot).
     Relay,
@@ -153,6 +159,7 @@ impl Cli {
             imap_messages: self.imap_messages.unwrap_or(if quick { 60 } else { 200 }),
             imap_seconds: self.imap_seconds.unwrap_or(if quick { 1.0 } else { 10.0 }),
             idle_sessions: pick(self.idle_sessions, 5000, 200),
+            imap_proxy: matches!(self.suite, SuiteName::ImapProxy | SuiteName::All),
             relay: matches!(self.suite, SuiteName::Relay | SuiteName::All),
             relay_messages: pick(self.relay_messages, 10_000, 300),
             relay_messages_per_connection: pick(self.relay_messages_per_connection, 2000, 100),

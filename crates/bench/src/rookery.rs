@@ -35,6 +35,11 @@ pub fn default_binary() -> anyhow::Result<PathBuf> {
 /// A running Rookery; stopped (SIGKILL) and its data removed when dropped.
 pub struct Rookery {
     server: TestServer,
+    admin: AdminApi,
+}
+
+/// A server's JSON admin API, as its postmaster.
+pub struct AdminApi {
     http: reqwest::Client,
     api: String,
     postmaster: String,
@@ -58,10 +63,8 @@ impl Rookery {
         let binary = binary.to_str().context("the rookery path is not UTF-8")?.to_owned();
         // TestServer waits for the "ready" line with blocking reads.
         let server = tokio::task::spawn_blocking(move || TestServer::start_with(&binary, options)).await??;
-        let api = format!("http://{}/api/v1", server.ports.admin());
-        let postmaster = format!("postmaster@{}", server.main_domain());
-        let password = server.postmaster_password();
-        Ok(Rookery { server, http: reqwest::Client::new(), api, postmaster, password })
+        let admin = AdminApi::new(server.ports.admin(), server.main_domain(), server.postmaster_password());
+        Ok(Rookery { server, admin })
     }
 
     pub fn domain(&self) -> &str {
@@ -100,6 +103,48 @@ impl Rookery {
 
     pub fn data_dir(&self) -> PathBuf {
         self.server.data_dir()
+    }
+
+    /// Creates `accounts` (no quota).
+    pub async fn add_accounts(&self, accounts: &[String], password: &str) -> anyhow::Result<()> {
+        self.admin.add_accounts(accounts, password).await
+    }
+
+    pub async fn queue_len(&self) -> anyhow::Result<usize> {
+        self.admin.queue_len().await
+    }
+
+    pub async fn message_count(&self, account: &str) -> anyhow::Result<u64> {
+        self.admin.message_count(account).await
+    }
+}
+
+impl AdminApi {
+    /// The API at `addr`, as `postmaster@<domain>` with `password`.
+    pub fn new(addr: SocketAddr, domain: &str, password: String) -> AdminApi {
+        AdminApi {
+            http: reqwest::Client::new(),
+            api: format!("http://{addr}/api/v1"),
+            postmaster: format!("postmaster@{domain}"),
+            password,
+        }
+    }
+
+    /// Adds `domain` through `POST /api/v1/domains` (in a cluster: to the
+    /// shared directory, so every member knows it).
+    pub async fn add_domain(&self, domain: &str) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .post(format!("{}/domains", self.api))
+            .basic_auth(&self.postmaster, Some(&self.password))
+            .json(&serde_json::json!({ "name": domain }))
+            .send()
+            .await
+            .with_context(|| format!("adding {domain}"))?;
+        if !response.status().is_success() {
+            bail!("adding {domain}: {} {}", response.status(), response.text().await.unwrap_or_default());
+        }
+        Ok(())
     }
 
     /// Creates `accounts` (no quota) through `POST /api/v1/accounts`.

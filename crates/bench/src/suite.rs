@@ -5,6 +5,7 @@
 
 mod delivery;
 mod imap;
+mod imap_proxy;
 mod pop3;
 mod relay;
 
@@ -40,6 +41,9 @@ pub struct Settings {
     pub imap_seconds: f64,
     /// Idle IMAP sessions of the memory measurement (0: none).
     pub idle_sessions: usize,
+    /// The IMAP mix direct and through a frontend or proxy (issue 5), with
+    /// the IMAP suite's clients, messages and seconds.
+    pub imap_proxy: bool,
     pub relay: bool,
     /// Messages per relay run, spread over all connections.
     pub relay_messages: usize,
@@ -119,6 +123,15 @@ impl Settings {
                 self.idle_sessions
             ));
         }
+        if self.imap_proxy {
+            parts.push(format!(
+                "imap-proxy: {} messages per account, one account per client, {} s per run, clients {}, \
+                 direct and through a frontend/proxy",
+                self.imap_messages,
+                self.imap_seconds,
+                list(&self.imap_concurrency)
+            ));
+        }
         if self.relay {
             parts.push(format!(
                 "relay: {} messages of {} B per run (at most {} per connection), concurrency {}, fsync {}",
@@ -129,7 +142,7 @@ impl Settings {
                 if self.relay_fsync { "on" } else { "OFF (diagnostic)" }
             ));
         }
-        let size = if self.delivery || self.pop3 || self.imap {
+        let size = if self.delivery || self.pop3 || self.imap || self.imap_proxy {
             format!("; {} B messages", self.message_size)
         } else {
             String::new()
@@ -207,6 +220,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         }
         (_, false) => Vec::new(),
     };
+    // Starts its own servers: a Rookery cluster, a Dovecot and its proxy.
+    let imap_proxy = if settings.imap_proxy { Some(imap_proxy::run(&settings).await?) } else { None };
     if against_dovecot {
         println!(
             "\n{} B messages, median of {} repetition(s); ratio = rookery / dovecot\n",
@@ -240,6 +255,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             relay::CONNECTIONS_PER_DESTINATION
         );
         println!("{}", report::table_against(&relay, "ceiling", "msg/s"));
+    }
+    if let Some(imap_proxy) = imap_proxy {
+        println!("\n{imap_proxy}");
     }
     Ok(())
 }

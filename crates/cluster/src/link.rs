@@ -1,7 +1,7 @@
 //! The cluster link: one authenticated, versioned channel between cluster
 //! members over TCP (CM-5), carrying remote delivery and submission
-//! (CM-25), remote administration (CM-24) and pings; later remote mailbox
-//! access (CM-26, see `message` for where it goes).
+//! (CM-25), remote administration (CM-24), remote mailbox access and
+//! account moves (CM-26, protocol version 2, `mailbox`) and pings.
 //!
 //! **Authentication: a shared cluster secret**, proven in both directions
 //! by HMAC-SHA256 challenge-response over fresh nonces (`handshake`).
@@ -21,8 +21,8 @@
 //! **Wire format** (`frame`): length-prefixed frames, `u32` length, kind,
 //! `u64` request id, meta length, postcard-encoded meta, then the message
 //! body raw; limits per kind checked before buffering (4 KiB during the
-//! handshake, 64 MiB of body plus 1 MiB of meta for a request, 1 MiB for a
-//! response). A malformed or oversized frame closes the connection with an
+//! handshake, 64 MiB of body plus 1 MiB of meta for a request, 16 MiB of
+//! fetched message bytes plus 1 MiB of meta for a response). A malformed or oversized frame closes the connection with an
 //! error log.
 //!
 //! **One request at a time per connection** (not multiplexed): the
@@ -31,8 +31,8 @@
 //! delivery never holds up a ping behind it.
 //!
 //! Logs: `cluster::link` (transport, handshake, allow-list),
-//! `cluster::delivery`, `cluster::admin` (and `cluster::mailbox` once mailbox
-//! access exists), each settable alone.
+//! `cluster::delivery`, `cluster::admin`, `cluster::mailbox`, each settable
+//! alone.
 //!
 //! This module owns its sockets, an exception to "only `net` owns sockets":
 //! the link is not a client protocol session and shares nothing with
@@ -45,6 +45,7 @@ mod conn;
 mod error;
 mod frame;
 mod handshake;
+mod mailbox;
 mod message;
 mod server;
 
@@ -52,8 +53,12 @@ pub use cache::CacheStats;
 pub use client::LinkClient;
 pub use config::{ClusterSecret, LinkConfig, LinkConfigError, MIN_SECRET_LEN, SecretText};
 pub use error::LinkError;
-pub use frame::{MAX_BODY, MAX_HANDSHAKE_FRAME, MAX_META};
+pub use frame::{MAX_BODY, MAX_HANDSHAKE_FRAME, MAX_META, MAX_RESPONSE_BODY};
 pub use handshake::SUPPORTED_VERSIONS;
+pub use mailbox::{
+    FetchedMessage, FlagChange, MAX_CHANGES, MAX_FETCH_BYTES, MAX_FETCH_MESSAGES, MailboxError, MailboxOp,
+    MailboxReply, MailboxState, Upload,
+};
 pub use message::{AdminError, AdminOperation, AdminReply, DeliverRequest, Password, Request, Response};
 pub use server::{LinkHandler, LinkServer};
 

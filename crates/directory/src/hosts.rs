@@ -4,19 +4,54 @@
 //! A server is named by its main domain name (CM-2), or by a backend
 //! cluster's name in a cluster of clusters (CM-34); both are
 //! [`DomainName`]s.
+//!
+//! Two ways to fail a backend over. A reassign rewrites every account
+//! record (one write per account, batched). An adoption is one write: the
+//! server entry of the failed server names the member that serves its
+//! name now, and [`CachedHosts::host_server`] answers with that member for
+//! every account recorded on the failed one. Adoptions are one hop: a
+//! server that is adopted cannot adopt, and one that serves another
+//! cannot be adopted, so the answer never depends on a chain.
 
 mod cache;
 
 pub use cache::{CachedHosts, HostCacheLimits};
 
 use async_trait::async_trait;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use types::{AccountName, DomainName};
 
-use crate::Result;
+use crate::{DirectoryError, Result};
+
+/// Which member serves which adopted server name: adopted -> adopter.
+pub type Adoptions = BTreeMap<DomainName, DomainName>;
+
+/// Why an adoption or a release was refused; every message names the
+/// server concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum AdoptionError {
+    #[error("unknown server {0}: no member of that name has connected to the directory and no account is hosted on it")]
+    UnknownServer(DomainName),
+    #[error("{0} cannot adopt itself")]
+    OwnName(DomainName),
+    #[error("{server} is already served by {by}; release {server} first")]
+    AlreadyAdopted { server: DomainName, by: DomainName },
+    #[error("{adopter} is itself adopted (served by {served_by}); adopt by {served_by}, or release {adopter} first")]
+    AdopterIsAdopted { adopter: DomainName, served_by: DomainName },
+    #[error("{server} serves {adopted}; release {adopted} first")]
+    ServesOthers { server: DomainName, adopted: String },
+    #[error("{0} is not adopted: it serves its own accounts")]
+    NotAdopted(DomainName),
+    #[error("this directory keeps no server entries: adoption needs the shared LDAP directory")]
+    Unsupported,
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+}
 
 /// Called as `(done, total)` while records are rewritten: once with
-/// `done = 0` when the total is known, then after each record.
+/// `done = 0` when the total is known, then as records are written (after
+/// each batch; the last call has `done = total` when all went well).
 pub type Progress<'a> = &'a mut (dyn FnMut(usize, usize) + Send);
 
 /// Account -> host server, kept in the shared directory.
@@ -45,6 +80,25 @@ pub trait HostDirectory: Send + Sync + 'static {
     /// `server` is hosted on `server` again and forgets its old host.
     /// Returns how many records were rewritten.
     async fn restore(&self, server: &DomainName, progress: Progress<'_>) -> Result<usize>;
+
+    /// Every adopted server with the member serving it now. A directory
+    /// without server entries has none.
+    async fn adoptions(&self) -> Result<Adoptions> {
+        Ok(Adoptions::new())
+    }
+
+    /// Failover in one write: `by` serves `server`'s accounts from now on
+    /// (after `server`'s storage has been attached to `by`). Adopting
+    /// again by the same member changes nothing.
+    async fn adopt(&self, _server: &DomainName, _by: &DomainName) -> Result<(), AdoptionError> {
+        Err(AdoptionError::Unsupported)
+    }
+
+    /// Undoes [`HostDirectory::adopt`]: `server` serves its own accounts
+    /// again. Returns the member that served them.
+    async fn release(&self, _server: &DomainName) -> Result<DomainName, AdoptionError> {
+        Err(AdoptionError::Unsupported)
+    }
 }
 
 /// A shared directory serves as the routing table too (the binary keeps
@@ -69,5 +123,17 @@ impl<H: HostDirectory + ?Sized> HostDirectory for Arc<H> {
 
     async fn restore(&self, server: &DomainName, progress: Progress<'_>) -> Result<usize> {
         (**self).restore(server, progress).await
+    }
+
+    async fn adoptions(&self) -> Result<Adoptions> {
+        (**self).adoptions().await
+    }
+
+    async fn adopt(&self, server: &DomainName, by: &DomainName) -> Result<(), AdoptionError> {
+        (**self).adopt(server, by).await
+    }
+
+    async fn release(&self, server: &DomainName) -> Result<DomainName, AdoptionError> {
+        (**self).release(server).await
     }
 }

@@ -13,6 +13,9 @@
 //!     uid=info,ou=example.com,ou=domains,<base>      rookeryAlias
 //!         uid, rookeryAddress: info@example.com,
 //!         rookeryAliasTarget: alice@example.com
+//! ou=servers,<base>                                  organizationalUnit
+//!   cn=sv2.example.com,ou=servers,<base>             rookeryServer
+//!         cn, rookeryServedBy (only while another member adopts it)
 //! ```
 //!
 //! Why this shape: an account and an alias of one domain are siblings
@@ -32,6 +35,7 @@
 //! Every failure to reach or use the server is a [`DirectoryError::Backend`]
 //! naming the server's URL: temporary, the same call may succeed later.
 
+mod batch;
 mod connection;
 mod hosts;
 mod layout;
@@ -74,6 +78,12 @@ pub struct LdapOptions {
     pub auth_cache_ttl: Duration,
     pub auth_cache_capacity: usize,
     pub max_concurrent_password_hashes: usize,
+    /// Modifies per LDAP transaction in a failover rewrite (reassign,
+    /// restore), and how many transactions are in flight, each on its own
+    /// connection. The default batch of 1 uses no transactions: Debian's
+    /// slapd 2.5.13 crashes with them (see `ldap/batch.rs`).
+    pub rewrite_batch: usize,
+    pub rewrite_connections: usize,
 }
 
 impl LdapOptions {
@@ -91,6 +101,8 @@ impl LdapOptions {
             auth_cache_ttl: embedded.auth_cache_ttl,
             auth_cache_capacity: embedded.auth_cache_capacity,
             max_concurrent_password_hashes: embedded.max_concurrent_password_hashes,
+            rewrite_batch: batch::BATCH,
+            rewrite_connections: batch::CONNECTIONS,
         }
     }
 }
@@ -103,6 +115,7 @@ pub struct LdapDirectory {
     local_server: Option<DomainName>,
     passwords: Passwords,
     auth_cache: AuthCache,
+    rewrite: batch::Shape,
 }
 
 /// What a name is in the directory.
@@ -130,8 +143,15 @@ impl LdapDirectory {
                 ttl: options.auth_cache_ttl,
                 capacity: options.auth_cache_capacity,
             }),
+            rewrite: batch::Shape {
+                batch: options.rewrite_batch.max(1),
+                connections: options.rewrite_connections.max(1),
+            },
         };
         directory.ensure_domains_container().await?;
+        if let Some(name) = &directory.local_server {
+            directory.register_server(name).await;
+        }
         Ok(directory)
     }
 
@@ -217,13 +237,16 @@ fn attribute(name: &str, values: impl IntoIterator<Item = String>) -> (String, H
     (name.to_owned(), values.into_iter().collect())
 }
 
-#[async_trait]
-impl Directory for LdapDirectory {
-    async fn add_domain(&self, domain: &DomainName) -> Result<()> {
-        let attributes = vec![
+impl LdapDirectory {
+    /// A domain entry; `server` set makes the domain local to that member.
+    async fn add_domain_entry(&self, domain: &DomainName, server: Option<&DomainName>) -> Result<()> {
+        let mut attributes = vec![
             attribute("objectClass", ["organizationalUnit".into(), DOMAIN_CLASS.into()]),
             attribute("ou", [domain.to_string()]),
         ];
+        if let Some(server) = server {
+            attributes.push(attribute(HOST_SERVER, [server.to_string()]));
+        }
         match self.add(&self.layout.domain_dn(domain), attributes).await {
             Ok(()) => {}
             Err(error) if result_code(&error) == Some(rc::ENTRY_ALREADY_EXISTS) => {
@@ -231,8 +254,58 @@ impl Directory for LdapDirectory {
             }
             Err(error) => return Err(self.failure(error)),
         }
-        tracing::debug!(target: TARGET, domain = %domain, "domain added");
+        tracing::debug!(target: TARGET, domain = %domain, server = ?server.map(DomainName::as_str), "domain added");
         Ok(())
+    }
+
+    /// The domain of a domain entry: the RDN's value (`ou` may hold other
+    /// values too).
+    fn entry_domain(&self, entry: &SearchEntry) -> Option<DomainName> {
+        entry.attrs.iter().filter(|(name, _)| name.eq_ignore_ascii_case("ou")).flat_map(|(_, values)| values).find_map(
+            |value| {
+                DomainName::parse(value)
+                    .ok()
+                    .filter(|domain| self.layout.domain_dn(domain).eq_ignore_ascii_case(&entry.dn))
+            },
+        )
+    }
+}
+
+#[async_trait]
+impl Directory for LdapDirectory {
+    async fn add_domain(&self, domain: &DomainName) -> Result<()> {
+        self.add_domain_entry(domain, None).await
+    }
+
+    async fn add_local_domain(&self, domain: &DomainName, server: &DomainName) -> Result<()> {
+        self.add_domain_entry(domain, Some(server)).await
+    }
+
+    async fn domain_records(&self) -> Result<Vec<DomainRecord>> {
+        let attributes = ["ou", HOST_SERVER];
+        let entries =
+            search_all(&self.connection, self.layout.domains_dn(), Scope::OneLevel, &class(DOMAIN_CLASS), &attributes)
+                .await
+                .map_err(|error| self.failure(error))?;
+        let mut records = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            let Some(name) = self.entry_domain(entry) else {
+                tracing::warn!(target: TARGET, dn = %entry.dn, "domain entry without a valid domain name; ignored");
+                continue;
+            };
+            records
+                .push(DomainRecord { name, server: first(entry, HOST_SERVER).and_then(|s| DomainName::parse(s).ok()) });
+        }
+        records.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(records)
+    }
+
+    async fn domain_server(&self, domain: &DomainName) -> Result<Option<DomainName>> {
+        let found = lookup(&self.connection, &self.layout.domain_dn(domain), &class(DOMAIN_CLASS), &[HOST_SERVER])
+            .await
+            .map_err(|error| self.failure(error))?;
+        let entry = found.ok_or_else(|| DirectoryError::UnknownDomain(domain.clone()))?;
+        Ok(first(&entry, HOST_SERVER).and_then(|server| DomainName::parse(server).ok()))
     }
 
     async fn remove_domain(&self, domain: &DomainName) -> Result<()> {
@@ -251,32 +324,7 @@ impl Directory for LdapDirectory {
     }
 
     async fn domains(&self) -> Result<Vec<DomainName>> {
-        let entries =
-            search_all(&self.connection, self.layout.domains_dn(), Scope::OneLevel, &class(DOMAIN_CLASS), &["ou"])
-                .await
-                .map_err(|error| self.failure(error))?;
-        let mut domains = Vec::with_capacity(entries.len());
-        for entry in &entries {
-            // The RDN's value is the domain; `ou` may hold other values too.
-            let parsed = entry
-                .attrs
-                .iter()
-                .filter(|(name, _)| name.eq_ignore_ascii_case("ou"))
-                .flat_map(|(_, values)| values)
-                .find_map(|value| {
-                    DomainName::parse(value)
-                        .ok()
-                        .filter(|domain| self.layout.domain_dn(domain).eq_ignore_ascii_case(&entry.dn))
-                });
-            match parsed {
-                Some(domain) => domains.push(domain),
-                None => {
-                    tracing::warn!(target: TARGET, dn = %entry.dn, "domain entry without a valid domain name; ignored")
-                }
-            }
-        }
-        domains.sort();
-        Ok(domains)
+        Ok(self.domain_records().await?.into_iter().map(|record| record.name).collect())
     }
 
     async fn has_domain(&self, domain: &DomainName) -> Result<bool> {

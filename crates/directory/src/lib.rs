@@ -18,7 +18,7 @@ mod hosts;
 mod ldap;
 mod password;
 pub use embedded::{EmbeddedDirectory, EmbeddedOptions};
-pub use hosts::{CachedHosts, HostCacheLimits, HostDirectory, Progress};
+pub use hosts::{AdoptionError, Adoptions, CachedHosts, HostCacheLimits, HostDirectory, Progress};
 pub use ldap::{LdapDirectory, LdapOptions};
 
 /// One account as the directory knows it.
@@ -36,6 +36,16 @@ pub struct AccountRecord {
 pub struct AliasRecord {
     pub alias: AccountName,
     pub target: AccountName,
+}
+
+/// A domain and who serves it (CM-1..CM-3): `server` is the one cluster
+/// member that hosts a local domain's accounts (a member's main domain is
+/// always local to it, CM-2); `None` is a Shared Domain, whose accounts
+/// may live on any backend, or any domain of a single server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainRecord {
+    pub name: DomainName,
+    pub server: Option<DomainName>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +77,23 @@ pub type Result<T, E = DirectoryError> = std::result::Result<T, E>;
 /// Where the server learns which domains, accounts and aliases exist.
 #[async_trait]
 pub trait Directory: Send + Sync + 'static {
+    /// Adds a domain; in a cluster directory, a Shared Domain (CM-3).
     async fn add_domain(&self, domain: &DomainName) -> Result<()>;
+    /// Adds a domain whose accounts live on `server` only (CM-1, CM-2). A
+    /// directory that serves one server has nothing to record.
+    async fn add_local_domain(&self, domain: &DomainName, _server: &DomainName) -> Result<()> {
+        self.add_domain(domain).await
+    }
+    /// Every domain with the member it is local to, if any.
+    async fn domain_records(&self) -> Result<Vec<DomainRecord>> {
+        Ok(self.domains().await?.into_iter().map(|name| DomainRecord { name, server: None }).collect())
+    }
+    /// The member `domain` is local to; `None` when it is shared (or on a
+    /// single server); [`DirectoryError::UnknownDomain`] when it is not
+    /// there at all.
+    async fn domain_server(&self, domain: &DomainName) -> Result<Option<DomainName>> {
+        if self.has_domain(domain).await? { Ok(None) } else { Err(DirectoryError::UnknownDomain(domain.clone())) }
+    }
     /// Fails with [`DirectoryError::DomainNotEmpty`] while accounts or
     /// aliases remain in it.
     async fn remove_domain(&self, domain: &DomainName) -> Result<()>;

@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use directory::{
-    AccountRecord, AliasRecord, CachedHosts, Directory, DirectoryError, HostCacheLimits, HostDirectory, LdapDirectory,
-    LdapOptions,
+    AccountRecord, AliasRecord, CachedHosts, Directory, DirectoryError, DomainRecord, HostCacheLimits, HostDirectory,
+    LdapDirectory, LdapOptions,
 };
 use ldap3::{Ldap, LdapConnAsync, Scope, SearchEntry};
 use testkit::slapd::Slapd;
@@ -116,6 +116,30 @@ async fn domains_are_added_listed_sorted_and_removed() {
         matches!(d.add_domain(&domain("example.org")).await, Err(DirectoryError::DomainExists(x)) if x == domain("example.org"))
     );
     assert!(matches!(d.remove_domain(&domain("example.com")).await, Err(DirectoryError::UnknownDomain(_))));
+}
+
+#[tokio::test]
+async fn a_local_domain_records_its_member_and_a_shared_one_none() {
+    let f = Fixture::new().await;
+    let d = &f.directory;
+    d.add_domain(&domain("shared.example")).await.expect("add shared");
+    d.add_local_domain(&domain("sv1.example"), &domain("sv1.example")).await.expect("add local");
+    assert_eq!(
+        d.domain_records().await.unwrap(),
+        vec![
+            DomainRecord { name: domain("shared.example"), server: None },
+            DomainRecord { name: domain("sv1.example"), server: Some(domain("sv1.example")) },
+        ]
+    );
+    assert_eq!(d.domain_server(&domain("sv1.example")).await.unwrap(), Some(domain("sv1.example")));
+    assert_eq!(d.domain_server(&domain("shared.example")).await.unwrap(), None);
+    assert!(matches!(d.domain_server(&domain("none.example")).await, Err(DirectoryError::UnknownDomain(_))));
+    let dn = format!("ou=sv1.example,ou=domains,{}", f.slapd.base_dn());
+    assert_eq!(f.raw_entry(&dn).await.get("hostserver"), Some(&vec!["sv1.example".to_owned()]));
+    assert!(matches!(
+        d.add_local_domain(&domain("shared.example"), &domain("sv1.example")).await,
+        Err(DirectoryError::DomainExists(_))
+    ));
 }
 
 #[tokio::test]

@@ -36,6 +36,9 @@ pub(crate) struct Authenticated {
     pub quota_bytes: Option<u64>,
     /// Moves after every change to the account: a cheap "anything new?".
     pub changes: watch::Receiver<u64>,
+    /// Set when the account's sessions must close (it is moving to
+    /// another server): the session says `BYE` and closes.
+    pub closing: watch::Receiver<Option<Arc<str>>>,
 }
 
 /// Extensions the client has turned on (ENABLE, RFC 5161), which change
@@ -329,6 +332,7 @@ impl ImapSession {
             StoreError::MailboxProtected(_) => "[CANNOT] mailbox cannot be changed that way".to_owned(),
             StoreError::QuotaExceeded { .. } => "[OVERQUOTA] quota exceeded".to_owned(),
             StoreError::NoSuchMessage(_) => "[NONEXISTENT] no such message".to_owned(),
+            StoreError::Frozen(_) => "[UNAVAILABLE] account is being moved, try again later".to_owned(),
             StoreError::Corrupt(_) | StoreError::Io(_) => {
                 tracing::error!(target: "imap", error = %error, "store failed");
                 "[SERVERBUG] mailbox is unavailable, try again later".to_owned()
@@ -379,7 +383,8 @@ impl ImapSession {
     pub(crate) fn logged_in(&mut self, account: Arc<Account>, name: &AccountName, quota_bytes: Option<u64>) {
         self.span.record("account", tracing::field::display(name));
         let changes = account.changes();
-        self.auth = Some(Authenticated { account, quota_bytes, changes });
+        let closing = account.closing();
+        self.auth = Some(Authenticated { account, quota_bytes, changes, closing });
     }
 }
 
@@ -439,21 +444,32 @@ impl Session for ImapSession {
     }
 
     async fn wake(&mut self) {
-        // Only an IDLE with a mailbox selected has anything to report.
-        match (&self.idle_tag, &mut self.auth, &self.selected) {
-            (Some(_), Some(auth), Some(_)) => {
-                if auth.changes.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-            _ => std::future::pending::<()>().await,
+        let Some(auth) = &mut self.auth else { return std::future::pending::<()>().await };
+        // A request to close may predate this session's watch.
+        if auth.closing.borrow_and_update().is_some() {
+            return;
+        }
+        // Besides that, only an IDLE with a mailbox selected has anything
+        // to report.
+        let idling = self.idle_tag.is_some() && self.selected.is_some();
+        tokio::select! {
+            closing = auth.closing.changed() => if closing.is_err() { std::future::pending::<()>().await },
+            changed = auth.changes.changed(), if idling => if changed.is_err() { std::future::pending::<()>().await },
         }
     }
 
     async fn woken(&mut self, out: &mut Vec<u8>) -> Step {
         let span = self.span.clone();
         let _entered = span.enter();
-        self.sync_selected(true, out);
+        let reason = self.auth.as_ref().and_then(|auth| auth.closing.borrow().clone());
+        if let Some(reason) = reason {
+            tracing::info!(target: "imap", reason = %reason, "session closed by the server");
+            write::line(out, format_args!("* BYE [UNAVAILABLE] {reason}"));
+            return Step::Close;
+        }
+        if self.idle_tag.is_some() {
+            self.sync_selected(true, out);
+        }
         if self.closing { Step::Close } else { Step::Continue }
     }
 }

@@ -479,3 +479,27 @@ fn list_patterns() {
         assert_eq!(matches(pattern, name), expected, "{pattern} {name}");
     }
 }
+
+/// An account moving to another server: its sessions, idling or not, say
+/// BYE with the reason and close; a new login is refused for now.
+#[tokio::test]
+async fn sessions_of_an_account_being_moved_say_bye_and_close() {
+    let h = Harness::new().await;
+    let mut idle = h.selected().await;
+    let (reply, _) = idle.send("i1 IDLE\r\n").await;
+    assert!(reply.starts_with("+ "), "{reply}");
+    let mut plain = h.logged_in().await;
+    let account = h.store.account(&account(ALICE)).await.unwrap();
+    account.freeze().await;
+    account.close_sessions("account is moving to another server; reconnect");
+    for client in [&mut idle, &mut plain] {
+        tokio::time::timeout(Duration::from_secs(5), client.session.wake()).await.expect("the session is woken");
+        let mut out = Vec::new();
+        assert_eq!(client.session.woken(&mut out).await, Step::Close);
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(out, "* BYE [UNAVAILABLE] account is moving to another server; reconnect\r\n");
+    }
+    let mut again = h.client().await;
+    let reply = again.send(&format!("a LOGIN {ALICE} \"{PASSWORD}\"\r\n")).await.0;
+    assert!(reply.contains("a NO [UNAVAILABLE] account is being moved"), "{reply}");
+}

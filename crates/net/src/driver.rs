@@ -7,7 +7,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
@@ -35,7 +34,8 @@ pub struct ConnInfo {
     /// balancer gave in its PROXY protocol header.
     pub peer: SocketAddr,
     pub local: SocketAddr,
-    /// Whether TLS is active (implicit TLS or after STARTTLS).
+    /// Whether TLS is active (implicit TLS or after STARTTLS), or the
+    /// trusted PROXY header said the client used TLS to its sender.
     pub tls: bool,
     /// Whether the listener can start TLS at all.
     pub tls_available: bool,
@@ -112,23 +112,27 @@ impl TlsMode {
     }
 }
 
+/// A byte stream a session can run on: TCP, a stream from
+/// [`crate::Listener::run_connections`], or an in-process pipe (a
+/// symmetric member hands its own accounts' sessions to a local session
+/// over `tokio::io::duplex`).
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 /// Runs one connection to its end. Returns when the peer or the session
 /// closes it, on idle timeout, or on shutdown.
-pub async fn drive<S: Session>(stream: TcpStream, session: S, tls: TlsMode, shutdown: watch::Receiver<bool>) {
-    drive_after(stream, BytesMut::new(), session, tls, shutdown).await
+pub async fn drive<S: Session, T: Io>(stream: T, session: S, tls: TlsMode, shutdown: watch::Receiver<bool>) {
+    drive_prefixed(Prefixed::new(BytesMut::new(), stream), session, tls, shutdown).await
 }
 
-/// [`drive`] for a connection from which `already_read` was read before
-/// the session began (what followed a PROXY protocol header in the same
-/// read): the session, or the TLS handshake, gets those bytes first.
-pub(crate) async fn drive_after<S: Session>(
-    stream: TcpStream,
-    already_read: BytesMut,
+/// [`drive`] on a stream whose first bytes may already have been read
+/// (a [`crate::listener::Connection`]'s).
+pub async fn drive_prefixed<S: Session, T: Io>(
+    stream: Prefixed<T>,
     mut session: S,
     tls: TlsMode,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let stream = Prefixed { prefix: already_read, inner: stream };
     let mut conn = match &tls {
         TlsMode::Implicit(acceptor) => {
             match tokio::time::timeout(session.idle_timeout(), acceptor.accept(stream)).await {
@@ -234,20 +238,26 @@ enum Event {
     Shutdown,
 }
 
-enum Conn {
-    Plain(Prefixed),
-    Tls(Box<tokio_rustls::server::TlsStream<Prefixed>>),
+enum Conn<T> {
+    Plain(Prefixed<T>),
+    Tls(Box<tokio_rustls::server::TlsStream<Prefixed<T>>>),
 }
 
-/// A TCP stream with bytes already taken from it put back in front, so
-/// that no byte read with a PROXY protocol header is lost, whether the
-/// session or a TLS handshake reads it (hyper's `Rewind` does the same).
-struct Prefixed {
+/// A stream with bytes already taken from it put back in front, so that
+/// no byte read with a PROXY protocol header is lost, whether the session
+/// or a TLS handshake reads it (hyper's `Rewind` does the same).
+pub struct Prefixed<T> {
     prefix: BytesMut,
-    inner: TcpStream,
+    inner: T,
 }
 
-impl AsyncRead for Prefixed {
+impl<T> Prefixed<T> {
+    pub fn new(prefix: BytesMut, inner: T) -> Self {
+        Self { prefix, inner }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
         if !this.prefix.is_empty() {
@@ -260,7 +270,7 @@ impl AsyncRead for Prefixed {
     }
 }
 
-impl AsyncWrite for Prefixed {
+impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
@@ -286,7 +296,7 @@ impl AsyncWrite for Prefixed {
     }
 }
 
-impl Conn {
+impl<T: Io> Conn<T> {
     async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
         match self {
             Conn::Plain(s) => write_flush(s, buf).await,
@@ -318,6 +328,7 @@ async fn write_flush<W: AsyncWrite + Unpin>(w: &mut W, buf: &[u8]) -> std::io::R
 mod tests {
     use super::*;
     use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::net::TcpStream;
 
     /// Echoes lines; says `woken` whenever its watch moves.
     struct Echo {

@@ -8,11 +8,12 @@
 #![forbid(unsafe_code)]
 
 pub mod driver;
+pub mod keepalive;
 pub mod listener;
 pub mod proxy_protocol;
 pub mod tls;
 
-pub use driver::{ConnInfo, Session, Step, TlsMode};
-pub use listener::{Listener, ListenerLimits};
+pub use driver::{ConnInfo, Io, Prefixed, Session, Step, TlsMode};
+pub use listener::{Connection, Listener, ListenerLimits};
 pub use proxy_protocol::{TrustedProxies, TrustedProxiesError};
 pub use tls::TlsConfig;

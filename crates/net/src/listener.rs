@@ -1,11 +1,13 @@
 //! Accepting connections: one task per connection, a cap on connections
-//! in total and per client address, a span per connection, and the PROXY
-//! protocol header on connections from trusted load balancers.
+//! in total and per client address, a span per connection, TCP keepalive,
+//! and the PROXY protocol header on connections from trusted load
+//! balancers.
 
-use crate::driver::{ConnInfo, Session, TlsMode, drive_after};
+use crate::driver::{ConnInfo, Prefixed, Session, TlsMode, drive_prefixed};
 use crate::proxy_protocol::{TrustedProxies, read_header};
 use bytes::BytesMut;
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use tokio::io::AsyncWriteExt;
@@ -67,10 +69,27 @@ impl Listener {
 
     /// Accepts connections until `shutdown` turns true; `new_session`
     /// makes the session for each accepted connection.
-    pub async fn run<S, F>(self, new_session: F, mut shutdown: watch::Receiver<bool>)
+    pub async fn run<S, F>(self, new_session: F, shutdown: watch::Receiver<bool>)
     where
         S: Session + 'static,
         F: Fn(ConnInfo) -> S + Send + Sync + 'static,
+    {
+        let handle = move |connection: Connection, shutdown: watch::Receiver<bool>| {
+            let session = new_session(connection.info);
+            drive_prefixed(connection.stream, session, connection.tls, shutdown)
+        };
+        self.run_connections(handle, shutdown).await
+    }
+
+    /// [`Listener::run`] for a server that is not one [`Session`] (the
+    /// login proxy): `handle` gets each connection once it is within the
+    /// limits and past its PROXY protocol header, and serves it to its
+    /// end under the connection's span. The connection counts against
+    /// the limits until that future ends.
+    pub async fn run_connections<F, Fut>(self, handle: F, mut shutdown: watch::Receiver<bool>)
+    where
+        F: Fn(Connection, watch::Receiver<bool>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
     {
         let shared = Arc::new(Shared {
             protocol: self.protocol,
@@ -80,7 +99,7 @@ impl Listener {
             local: self.tcp.local_addr().ok(),
             proxies: self.proxies,
             counts: Arc::new(ConnCounts::default()),
-            new_session,
+            handle,
         });
         loop {
             let (stream, peer) = tokio::select! {
@@ -96,6 +115,7 @@ impl Listener {
                 _ = shutdown.changed() => return,
             };
             let _ = stream.set_nodelay(true);
+            crate::keepalive::enable(&stream);
             if shared.proxies.contains(peer.ip()) {
                 // The per-IP limit is for the client behind the load
                 // balancer, known once the header is read; counting the
@@ -107,15 +127,34 @@ impl Listener {
                 tokio::spawn(serve_proxied(shared.clone(), stream, peer, slot, shutdown.clone()));
             } else {
                 let Some(slot) = shared.counts.admit(Some(peer.ip()), &shared.limits) else {
+                    tracing::debug!(target: "net::listener", protocol = shared.protocol, client.addr = %peer, "over a connection limit");
                     tokio::spawn(refuse(stream, shared.busy_reply));
                     continue;
                 };
-                let connection =
-                    Accepted { stream, already_read: BytesMut::new(), client: peer, proxied_by: None, slot };
+                let connection = Accepted {
+                    stream,
+                    already_read: BytesMut::new(),
+                    client: peer,
+                    client_tls: false,
+                    proxied_by: None,
+                    slot,
+                };
                 tokio::spawn(serve(shared.clone(), connection, shutdown.clone()));
             }
         }
     }
+}
+
+/// One accepted connection, handed to [`Listener::run_connections`]'s
+/// handler.
+pub struct Connection {
+    /// The socket, with any bytes read after a PROXY protocol header put
+    /// back in front.
+    pub stream: Prefixed<TcpStream>,
+    pub info: ConnInfo,
+    /// The listener's TLS: with [`TlsMode::Implicit`] the handler does the
+    /// handshake before anything else.
+    pub tls: TlsMode,
 }
 
 /// What every connection task shares with the accept loop.
@@ -127,7 +166,7 @@ struct Shared<F> {
     local: Option<SocketAddr>,
     proxies: TrustedProxies,
     counts: Arc<ConnCounts>,
-    new_session: F,
+    handle: F,
 }
 
 /// A connection ready for its session.
@@ -136,24 +175,26 @@ struct Accepted {
     /// Read with the PROXY protocol header; the session's first input.
     already_read: BytesMut,
     client: SocketAddr,
+    /// The PROXY header said the client used TLS on the way here.
+    client_tls: bool,
     proxied_by: Option<SocketAddr>,
     slot: Slot,
 }
 
 /// Reads a trusted peer's PROXY protocol header, then counts and serves
 /// the client it names.
-async fn serve_proxied<S, F>(
+async fn serve_proxied<F, Fut>(
     shared: Arc<Shared<F>>,
     mut stream: TcpStream,
     proxy: SocketAddr,
     mut slot: Slot,
     shutdown: watch::Receiver<bool>,
 ) where
-    S: Session + 'static,
-    F: Fn(ConnInfo) -> S + Send + Sync + 'static,
+    F: Fn(Connection, watch::Receiver<bool>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
 {
-    let (client, already_read) = match read_header(&mut stream, shared.proxies.header_timeout()).await {
-        Ok((client, already_read)) => (client.unwrap_or(proxy), already_read),
+    let (client, client_tls, already_read) = match read_header(&mut stream, shared.proxies.header_timeout()).await {
+        Ok((facts, already_read)) => (facts.addr.unwrap_or(proxy), facts.tls, already_read),
         Err(e) => {
             // Dropping the stream closes it; nothing after the bad header
             // is read, and no session ever sees the connection.
@@ -166,20 +207,20 @@ async fn serve_proxied<S, F>(
         refuse(stream, shared.busy_reply).await;
         return;
     }
-    serve(shared, Accepted { stream, already_read, client, proxied_by: Some(proxy), slot }, shutdown).await;
+    serve(shared, Accepted { stream, already_read, client, client_tls, proxied_by: Some(proxy), slot }, shutdown).await;
 }
 
-/// Runs one connection's session under its span.
-async fn serve<S, F>(shared: Arc<Shared<F>>, connection: Accepted, shutdown: watch::Receiver<bool>)
+/// Runs one connection's handler under its span.
+async fn serve<F, Fut>(shared: Arc<Shared<F>>, connection: Accepted, shutdown: watch::Receiver<bool>)
 where
-    S: Session + 'static,
-    F: Fn(ConnInfo) -> S + Send + Sync + 'static,
+    F: Fn(Connection, watch::Receiver<bool>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
 {
-    let Accepted { stream, already_read, client, proxied_by, slot } = connection;
+    let Accepted { stream, already_read, client, client_tls, proxied_by, slot } = connection;
     let info = ConnInfo {
         peer: client,
         local: shared.local.unwrap_or(client),
-        tls: matches!(shared.tls, TlsMode::Implicit(_)),
+        tls: client_tls || matches!(shared.tls, TlsMode::Implicit(_)),
         tls_available: !matches!(shared.tls, TlsMode::Off),
         proxied_by,
     };
@@ -190,10 +231,11 @@ where
         server.addr = %info.local,
         proxy.addr = proxied_by.map(tracing::field::display),
     );
-    let session = (shared.new_session)(info);
+    let connection = Connection { stream: Prefixed::new(already_read, stream), info, tls: shared.tls.clone() };
+    let served = (shared.handle)(connection, shutdown);
     async move {
         tracing::debug!(target: "net::listener", "connected");
-        drive_after(stream, already_read, session, shared.tls.clone(), shutdown).await;
+        served.await;
         tracing::debug!(target: "net::listener", "disconnected");
         drop(slot);
     }

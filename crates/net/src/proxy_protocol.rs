@@ -179,22 +179,45 @@ pub(crate) fn parse(input: &[u8]) -> Parsed {
     }
 }
 
-/// Reads the header a trusted peer must send first. Returns the client
-/// address it carries (`None`: the connection's own address stands) and
-/// the bytes read after the header, which belong to the session.
+/// What a trusted peer's header said about the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClientFacts {
+    /// The client's address; `None`: the connection's own address stands.
+    pub(crate) addr: Option<SocketAddr>,
+    /// The client reached the sender over TLS (v2 `PP2_TYPE_SSL` with
+    /// `PP2_CLIENT_SSL`): a TLS-terminating balancer, or a Rookery
+    /// frontend that did STARTTLS with the client. The session then takes
+    /// the connection as encrypted, e.g. for plaintext logins.
+    pub(crate) tls: bool,
+}
+
+/// `PP2_TYPE_SSL` and its `PP2_CLIENT_SSL` flag (PROXY protocol §2.2.5).
+const PP2_TYPE_SSL: u8 = 0x20;
+const PP2_CLIENT_SSL: u8 = 0x01;
+
+/// Whether a whole v2 `header` says the client used TLS; false for v1.
+pub(crate) fn client_used_tls(header: &[u8]) -> bool {
+    let Ok(header) = v2::Header::try_from(header) else { return false };
+    header
+        .tlvs()
+        .flatten()
+        .any(|tlv| tlv.kind == PP2_TYPE_SSL && tlv.value.first().is_some_and(|flags| flags & PP2_CLIENT_SSL != 0))
+}
+
+/// Reads the header a trusted peer must send first. Returns what it says
+/// about the client and the bytes read after the header, which belong to
+/// the session.
 pub(crate) async fn read_header<R: AsyncRead + Unpin>(
     stream: &mut R,
     timeout: Duration,
-) -> Result<(Option<SocketAddr>, BytesMut), HeaderError> {
+) -> Result<(ClientFacts, BytesMut), HeaderError> {
     match tokio::time::timeout(timeout, read_until_complete(stream)).await {
         Ok(result) => result,
         Err(_) => Err(HeaderError::Timeout(timeout)),
     }
 }
 
-async fn read_until_complete<R: AsyncRead + Unpin>(
-    stream: &mut R,
-) -> Result<(Option<SocketAddr>, BytesMut), HeaderError> {
+async fn read_until_complete<R: AsyncRead + Unpin>(stream: &mut R) -> Result<(ClientFacts, BytesMut), HeaderError> {
     // A v1 header fits in 107 bytes and most v2 headers in a few hundred:
     // one read usually brings the whole header and the client's first
     // bytes, which stay in the buffer for the session.
@@ -202,8 +225,8 @@ async fn read_until_complete<R: AsyncRead + Unpin>(
     loop {
         match parse(&buf) {
             Parsed::Complete { len, client } => {
-                let _header = buf.split_to(len);
-                return Ok((client, buf));
+                let header = buf.split_to(len);
+                return Ok((ClientFacts { addr: client, tls: client_used_tls(&header) }, buf));
             }
             Parsed::Malformed(reason) => return Err(HeaderError::Malformed(reason)),
             Parsed::Incomplete => {}

@@ -163,6 +163,21 @@ async fn v2_ipv4_and_ipv6_with_tlvs_name_the_client() {
 }
 
 #[tokio::test]
+async fn v2_with_the_ssl_tlv_marks_the_connection_as_encrypted() {
+    let mut server = default_server().await;
+    let addresses = [192, 0, 2, 1, 198, 51, 100, 2, 0x9c, 0x40, 0, 143];
+    // PP2_TYPE_SSL, length 5: PP2_CLIENT_SSL, then a verify result of 0.
+    let ssl = [0x20, 0, 5, 0x01, 0, 0, 0, 0];
+    let (info, _) = proxied(&mut server, &v2(1, 0x11, &[&addresses[..], &ssl].concat())).await;
+    assert!(info.tls, "the client used TLS to the sender");
+    let (info, _) = proxied(&mut server, &v2(1, 0x11, &addresses)).await;
+    assert!(!info.tls);
+    // A v1 header cannot say it; a direct client never can.
+    let (info, _) = proxied(&mut server, b"PROXY TCP4 192.0.2.1 198.51.100.2 40000 143\r\n").await;
+    assert!(!info.tls);
+}
+
+#[tokio::test]
 async fn v2_local_keeps_the_connection_address() {
     let mut server = default_server().await;
     let (info, stream) = proxied(&mut server, &v2(0, 0x00, &[])).await;

@@ -13,19 +13,31 @@
 //! fails it without asking the next MX.
 #![forbid(unsafe_code)]
 
+mod myself;
+
+use myself::Myself;
 use queue::{Job, Outcome, Transport};
 use routing::Router;
 use smtp_client::{Envelope, Pool, RcptResult, SmtpError};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 
 pub struct RemoteDelivery {
     router: Router,
     pool: Pool,
+    myself: Myself,
 }
 
 impl RemoteDelivery {
     pub fn new(router: Router, pool: Pool) -> RemoteDelivery {
-        RemoteDelivery { router, pool }
+        RemoteDelivery { router, pool, myself: Myself::default() }
+    }
+
+    /// This server's own SMTP (MX) listeners: a destination among them is
+    /// this server, and mail sent there would come straight back.
+    pub fn with_own_listeners(mut self, listeners: &[SocketAddr]) -> RemoteDelivery {
+        self.myself = Myself::new(listeners);
+        self
     }
 
     /// One transaction for `addresses` (all of `domain`), trying each of
@@ -39,6 +51,12 @@ impl RemoteDelivery {
                 let reason = error.to_string();
                 return vec![if error.temporary { Outcome::Deferred(reason) } else { Outcome::Failed(reason) }; count];
             }
+        };
+        let Some(destinations) = self.myself.discard_from(destinations) else {
+            // RFC 5321 §5.1: this server is the best place for the domain's
+            // mail, yet the domain is not ours: a configuration loop.
+            tracing::warn!(target: "outbound", id = %job.id, domain, "mail loops back to myself");
+            return vec![Outcome::Failed(format!("5.4.6 mail for {domain} loops back to myself")); count];
         };
         let envelope = Envelope {
             mail_from: job.envelope.mail_from.clone(),

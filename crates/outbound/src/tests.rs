@@ -45,6 +45,15 @@ impl Sink {
 /// Greetings that make a sink misbehave instead of serving.
 const SILENT: &str = "(says nothing)";
 const CLOSES_IN_DATA: &str = "220 closes during DATA";
+/// Greetings of sinks that take mail only after a login as `user` with
+/// password `secret`: by AUTH PLAIN or LOGIN, or by LOGIN only.
+const WANTS_LOGIN: &str = "220 wants a login";
+const LOGIN_ONLY: &str = "220 wants AUTH LOGIN";
+
+fn base64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
 
 async fn serve(socket: tokio::net::TcpStream, greeting: &'static str, received: Received) {
     let (read, mut write) = socket.into_split();
@@ -59,10 +68,28 @@ async fn serve(socket: tokio::net::TcpStream, greeting: &'static str, received: 
         return;
     }
     let (mut from, mut to) = (String::new(), Vec::new());
+    let wants_login = greeting == WANTS_LOGIN || greeting == LOGIN_ONLY;
+    let mut logged_in = false;
     while let Ok(Some(line)) = lines.next_line().await {
         let upper = line.to_ascii_uppercase();
-        let reply = if upper.starts_with("EHLO") {
+        let reply = if upper.starts_with("EHLO") && greeting == WANTS_LOGIN {
+            "250-sink\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME".to_owned()
+        } else if upper.starts_with("EHLO") && greeting == LOGIN_ONLY {
+            "250-sink\r\n250 AUTH LOGIN".to_owned()
+        } else if upper.starts_with("EHLO") {
             "250-sink\r\n250-PIPELINING\r\n250 8BITMIME".to_owned()
+        } else if upper.starts_with("AUTH PLAIN ") && greeting == WANTS_LOGIN {
+            logged_in = line[11..] == base64("\0user\0secret");
+            if logged_in { "235 2.7.0 welcome" } else { "535 5.7.8 bad login" }.to_owned()
+        } else if upper == "AUTH LOGIN" {
+            let _ = write.write_all(format!("334 {}\r\n", base64("Username:")).as_bytes()).await;
+            let user = lines.next_line().await.ok().flatten().unwrap_or_default();
+            let _ = write.write_all(format!("334 {}\r\n", base64("Password:")).as_bytes()).await;
+            let password = lines.next_line().await.ok().flatten().unwrap_or_default();
+            logged_in = user == base64("user") && password == base64("secret");
+            if logged_in { "235 2.7.0 welcome" } else { "535 5.7.8 bad login" }.to_owned()
+        } else if upper.starts_with("MAIL FROM:") && wants_login && !logged_in {
+            "530 5.7.0 authentication required".to_owned()
         } else if upper.starts_with("MAIL FROM:") {
             from = line[10..].trim_matches(['<', '>', ' ']).split('>').next().unwrap_or_default().to_owned();
             "250 2.1.0 ok".to_owned()
@@ -115,6 +142,66 @@ async fn free_port() -> u16 {
 
 fn remote_delivery(dns: &DnsServer, port: u16) -> RemoteDelivery {
     remote_delivery_with_timeout(dns, port, Duration::from_secs(5))
+}
+
+/// Remote delivery with a login for the servers named `host`.
+fn remote_delivery_with_login(dns: &DnsServer, port: u16, host: &str, password: &str) -> RemoteDelivery {
+    let config = OutboundConfig {
+        smtp_port: port,
+        dns_servers: vec![dns.addr()],
+        resolve_timeout: Duration::from_secs(5),
+        ..OutboundConfig::default()
+    };
+    let mut client = ClientConfig::new("test.example");
+    client.tls_policy = TlsPolicy::Disabled;
+    client.timeouts = Timeouts::all(Duration::from_secs(5));
+    let credentials = smtp_client::Credentials { user: "user".into(), password: password.into() };
+    client.logins.insert(host.into(), credentials);
+    RemoteDelivery::new(Router::new(&config).unwrap(), Pool::new(client, PoolLimits::default()))
+}
+
+#[tokio::test]
+async fn a_server_that_wants_a_login_gets_it_and_a_refused_login_defers() {
+    let port = free_port().await;
+    let plain = Sink::start(Ipv4Addr::new(127, 0, 0, 2), port, WANTS_LOGIN).await;
+    let login_only = Sink::start(Ipv4Addr::new(127, 0, 0, 3), port, LOGIN_ONLY).await;
+    let dns = DnsServer::start(
+        Zone::new()
+            .mx("plain.test", 10, "relay.plain.test")
+            .a("relay.plain.test", Ipv4Addr::new(127, 0, 0, 2))
+            .mx("login.test", 10, "relay.login.test")
+            .a("relay.login.test", Ipv4Addr::new(127, 0, 0, 3)),
+    )
+    .unwrap();
+    let outcomes =
+        remote_delivery_with_login(&dns, port, "relay.plain.test", "secret").deliver(&job(&["a@plain.test"])).await;
+    assert!(matches!(outcomes[0], Outcome::Delivered), "{outcomes:?}");
+    assert_eq!(plain.received().len(), 1);
+    let outcomes =
+        remote_delivery_with_login(&dns, port, "relay.login.test", "secret").deliver(&job(&["b@login.test"])).await;
+    assert!(matches!(outcomes[0], Outcome::Delivered), "{outcomes:?}");
+    assert_eq!(login_only.received().len(), 1);
+
+    // A wrong password is the operator's to fix: the mail waits.
+    let outcomes =
+        remote_delivery_with_login(&dns, port, "relay.plain.test", "wrong").deliver(&job(&["c@plain.test"])).await;
+    assert!(matches!(&outcomes[0], Outcome::Deferred(r) if r.contains("535 5.7.8")), "{outcomes:?}");
+    // No login configured for the server: it refuses MAIL, as it says.
+    let outcomes = remote_delivery(&dns, port).deliver(&job(&["d@plain.test"])).await;
+    assert!(matches!(&outcomes[0], Outcome::Failed(r) if r.contains("530 5.7.0")), "{outcomes:?}");
+    // A server that needs a login but offers no AUTH: deferred, naming it.
+    let _plain_sink = Sink::start(Ipv4Addr::new(127, 0, 0, 4), port, "220 no auth here").await;
+    let dns2 = DnsServer::start(
+        Zone::new().mx("none.test", 10, "mx.none.test").a("mx.none.test", Ipv4Addr::new(127, 0, 0, 4)),
+    )
+    .unwrap();
+    let outcomes =
+        remote_delivery_with_login(&dns2, port, "mx.none.test", "secret").deliver(&job(&["e@none.test"])).await;
+    assert!(
+        matches!(&outcomes[0], Outcome::Deferred(r) if r.contains("offers neither AUTH PLAIN nor AUTH LOGIN")),
+        "{outcomes:?}"
+    );
+    assert_eq!(plain.received().len(), 1);
 }
 
 fn remote_delivery_with_timeout(dns: &DnsServer, port: u16, timeout: Duration) -> RemoteDelivery {

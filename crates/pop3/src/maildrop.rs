@@ -41,13 +41,18 @@ pub(crate) struct Maildrop {
     pub uid_validity: UidValidity,
     /// Message number `n` is `messages[n - 1]`.
     pub messages: Vec<Message>,
+    /// Set when the account's sessions must close (it is moving to
+    /// another server).
+    pub closing: tokio::sync::watch::Receiver<Option<Arc<str>>>,
 }
 
 impl Maildrop {
     pub fn new(account: Arc<Account>, guard: ExclusiveGuard, snapshot: MailboxSnapshot) -> Self {
         let messages =
             snapshot.messages.iter().map(|meta| Message { uid: meta.uid, size: meta.size, deleted: false }).collect();
-        Self { account, _guard: guard, mailbox: snapshot.info.id, uid_validity: snapshot.info.uid_validity, messages }
+        let closing = account.closing();
+        let (mailbox, uid_validity) = (snapshot.info.id, snapshot.info.uid_validity);
+        Self { account, _guard: guard, mailbox, uid_validity, messages, closing }
     }
 
     /// The message numbered `msg`, unless it is out of range or deleted.

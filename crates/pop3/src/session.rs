@@ -225,4 +225,26 @@ impl Session for Pop3Session {
         // the account's lock.
         self.state = State::Update;
     }
+
+    async fn wake(&mut self) {
+        let State::Transaction(maildrop) = &mut self.state else { return std::future::pending::<()>().await };
+        // A request to close may predate this session's watch.
+        if maildrop.closing.borrow_and_update().is_some() {
+            return;
+        }
+        if maildrop.closing.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    async fn woken(&mut self, _out: &mut Vec<u8>) -> Step {
+        let State::Transaction(maildrop) = &self.state else { return Step::Continue };
+        let Some(reason) = maildrop.closing.borrow().clone() else { return Step::Continue };
+        // POP3 has no unsolicited replies: the client sees the connection
+        // close; without QUIT nothing it marked is deleted (RFC 1939 §6).
+        let _entered = self.span.enter();
+        tracing::info!(target: "pop3", reason = %reason, "session closed by the server");
+        self.state = State::Update;
+        Step::Close
+    }
 }

@@ -632,3 +632,25 @@ async fn pipelined_retrs_flush_before_a_megabyte_piles_up() {
     assert_eq!(rest.matches("+OK").count(), 2, "RETR 3 and NOOP");
     assert!(c.input.is_empty());
 }
+
+/// An account moving to another server: its session is closed (nothing
+/// it marked is deleted) and a new login gets a temporary failure.
+#[tokio::test]
+async fn a_session_of_an_account_being_moved_is_closed_without_deleting() {
+    let h = Harness::new().await;
+    h.deliver(ALICE, "Subject: a\r\n\r\nx\r\n").await;
+    let mut c = h.logged_in().await;
+    c.ok("DELE 1").await;
+    let account = h.store.account(&account(ALICE)).await.unwrap();
+    account.freeze().await;
+    account.close_sessions("account is moving");
+    tokio::time::timeout(Duration::from_secs(5), c.session.wake()).await.expect("the session is woken");
+    let mut out = Vec::new();
+    assert_eq!(c.session.woken(&mut out).await, Step::Close);
+    c.session.closed().await;
+    assert_eq!(account.snapshot("INBOX").unwrap().messages.len(), 1, "DELE without QUIT deletes nothing");
+    let mut again = h.client().await;
+    again.ok(&format!("USER {ALICE}")).await;
+    let reply = again.err(&format!("PASS {PASSWORD}")).await;
+    assert!(reply.starts_with("-ERR [SYS/TEMP]") && reply.contains("being moved"), "{reply}");
+}

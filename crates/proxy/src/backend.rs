@@ -1,14 +1,20 @@
 //! The backend's side of a frontend connection: connect over the cluster
 //! network, send the PROXY header, and read the backend's answers up to
 //! the login's. The leg is plain TCP: the cluster network is trusted, and
-//! the backend lists the frontends in its `proxy_protocol_from`.
+//! the backend takes PROXY headers from the members on its cluster
+//! allow-list. On a symmetric member the "backend" of its own accounts is
+//! a local session over an in-process pipe (`local.rs`).
 
+use crate::client::Io;
+use crate::frontend::Protocol;
+use crate::local::LocalSessions;
+use crate::lookup::Backend;
 use crate::proxy_header::v2_header;
 use bytes::BytesMut;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// The longest answer line read from a backend before the splice; the
 /// backends' lines (a capability list is the longest) are far shorter.
@@ -20,15 +26,19 @@ const MAX_BACKEND_LINE: usize = 16 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum BackendError {
     #[error("connecting to backend {addr}: {source}")]
-    Connect { addr: SocketAddr, source: std::io::Error },
+    Connect { addr: Backend, source: std::io::Error },
     #[error("backend {addr} did not answer in time")]
-    Timeout { addr: SocketAddr },
+    Timeout { addr: Backend },
     #[error("backend {addr} closed the connection")]
-    Closed { addr: SocketAddr },
+    Closed { addr: Backend },
     #[error("backend {addr}: {source}")]
-    Io { addr: SocketAddr, source: std::io::Error },
+    Io { addr: Backend, source: std::io::Error },
     #[error("backend {addr} answered unexpectedly: {answer:?}")]
-    Unexpected { addr: SocketAddr, answer: String },
+    Unexpected { addr: Backend, answer: String },
+    /// The lookup said "here" on a member that serves no accounts: the
+    /// configuration names this frontend as a host.
+    #[error("the account is hosted on this member, which serves no accounts")]
+    NoLocalSessions,
 }
 
 /// Who connects and how the client reached the frontend: what the PROXY
@@ -38,28 +48,54 @@ pub(crate) struct ClientAddrs {
     pub(crate) client: SocketAddr,
     pub(crate) frontend: SocketAddr,
     pub(crate) tls: bool,
+    /// The load balancer the client came through, if any.
+    pub(crate) proxied_by: Option<SocketAddr>,
 }
 
 pub(crate) struct BackendConn {
-    pub(crate) addr: SocketAddr,
-    stream: TcpStream,
+    pub(crate) addr: Backend,
+    stream: Box<dyn Io>,
     buf: BytesMut,
     timeout: Duration,
 }
 
 impl BackendConn {
-    pub(crate) async fn connect(addr: SocketAddr, from: ClientAddrs, timeout: Duration) -> Result<Self, BackendError> {
-        let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+    /// Connects to another member's service, from `source` (this member's
+    /// cluster address, CM-21: the backend trusts PROXY headers from it)
+    /// when set, with TCP keepalive so a long IDLE survives quiet
+    /// firewalls and a vanished host is noticed.
+    pub(crate) async fn connect(
+        to: SocketAddr,
+        source: Option<IpAddr>,
+        from: ClientAddrs,
+        timeout: Duration,
+    ) -> Result<Self, BackendError> {
+        let addr = Backend::There(to);
+        let stream = match tokio::time::timeout(timeout, connect_from(to, source)).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(source)) => return Err(BackendError::Connect { addr, source }),
             Err(_) => return Err(BackendError::Timeout { addr }),
         };
-        let _ = stream.set_nodelay(true);
-        let mut conn = BackendConn { addr, stream, buf: BytesMut::with_capacity(4096), timeout };
+        let mut conn = BackendConn { addr, stream: Box::new(stream), buf: BytesMut::with_capacity(4096), timeout };
         let header =
             v2_header(from.client, from.frontend, from.tls).map_err(|source| BackendError::Io { addr, source })?;
         conn.write(&header).await?;
         Ok(conn)
+    }
+
+    /// A session of this member's own for the client (CM-8), over an
+    /// in-process pipe; it knows the client from its connection info.
+    pub(crate) fn local(local: &dyn LocalSessions, protocol: Protocol, from: ClientAddrs, timeout: Duration) -> Self {
+        let info = net::ConnInfo {
+            peer: from.client,
+            local: from.frontend,
+            tls: from.tls,
+            // TLS, if any, is the frontend's; the session cannot start it.
+            tls_available: false,
+            proxied_by: from.proxied_by,
+        };
+        let stream = crate::local::open(local, protocol, info);
+        BackendConn { addr: Backend::Here, stream: Box::new(stream), buf: BytesMut::with_capacity(4096), timeout }
     }
 
     pub(crate) async fn write(&mut self, bytes: &[u8]) -> Result<(), BackendError> {
@@ -96,10 +132,30 @@ impl BackendConn {
     }
 
     /// The stream and anything the backend sent past the login answer.
-    pub(crate) fn into_parts(self) -> (TcpStream, BytesMut) {
+    pub(crate) fn into_parts(self) -> (Box<dyn Io>, BytesMut) {
         (self.stream, self.buf)
     }
 }
+
+/// A TCP connection to `to`, leaving from `source` when given, with
+/// keepalive on.
+async fn connect_from(to: SocketAddr, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    // A source of the other family could not reach `to` at all.
+    let stream = match source.filter(|source| source.is_ipv4() == to.is_ipv4()) {
+        None => TcpStream::connect(to).await?,
+        Some(source) => {
+            let socket = if to.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+            socket.bind(SocketAddr::new(source, 0))?;
+            socket.connect(to).await?
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    net::keepalive::enable(&stream);
+    Ok(stream)
+}
+
+#[cfg(test)]
+mod tests;
 
 /// A backend line for logs and errors: lossy, without its line end.
 pub(crate) fn printable(line: &[u8]) -> String {

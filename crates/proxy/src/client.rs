@@ -4,13 +4,12 @@
 use crate::lines::{Line, LineReader};
 use bytes::BytesMut;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::TlsAcceptor;
 
-/// A byte stream a session can run on: TCP, TLS over TCP, or an in-memory
-/// pipe in tests.
-pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+/// A byte stream a session can run on: TCP, TLS over TCP, or an
+/// in-process pipe.
+pub(crate) use net::Io;
 
 /// Why reading from the client stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

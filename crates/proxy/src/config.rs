@@ -1,5 +1,6 @@
 //! What a frontend needs to know that is not in the directory.
 
+use std::net::IpAddr;
 use std::time::Duration;
 use types::DomainName;
 
@@ -27,10 +28,9 @@ pub struct FrontendConfig {
     /// Waited before answering a login for an account no backend hosts,
     /// so that it takes as long as a wrong password does on a backend.
     pub auth_failure_delay: Duration,
-    /// Plaintext logins without TLS from any client (tests, trusted LANs).
-    pub allow_plaintext_auth: bool,
-    /// Plaintext logins without TLS from loopback clients.
-    pub allow_plaintext_auth_on_loopback: bool,
+    /// When a login in the clear is taken without TLS, per protocol: the
+    /// backends' own rule, so a session behaves as a direct one would.
+    pub plaintext_auth: PlaintextAuthByProtocol,
     /// The longest command line accepted before the login.
     pub max_line: usize,
     /// The largest IMAP literal accepted before the login (a user name or
@@ -42,6 +42,10 @@ pub struct FrontendConfig {
     /// Shown as `SIZE` in the EHLO reply: the backends'
     /// `[submission] max_message_size`.
     pub max_message_size: u64,
+    /// The address connections to backends leave from: this member's
+    /// cluster address (CM-21), which the backends trust to send PROXY
+    /// headers. `None`: the system picks.
+    pub source_address: Option<IpAddr>,
 }
 
 impl FrontendConfig {
@@ -56,23 +60,66 @@ impl FrontendConfig {
             backend_timeout: Duration::from_secs(30),
             max_auth_failures: 3,
             auth_failure_delay: Duration::from_secs(1),
-            allow_plaintext_auth: false,
-            allow_plaintext_auth_on_loopback: true,
+            plaintext_auth: PlaintextAuthByProtocol::default(),
             max_line: 8192,
             max_login_literal: 4096,
             imap_append_limit: 50 << 20,
             max_message_size: 50 << 20,
+            source_address: None,
+        }
+    }
+}
+
+/// When a plaintext login (LOGIN, PLAIN, USER/PASS) is taken on a
+/// connection without TLS.
+#[derive(Debug, Clone, Copy)]
+pub struct PlaintextAuth {
+    /// From any client (tests, trusted LANs).
+    pub anywhere: bool,
+    /// From loopback clients.
+    pub on_loopback: bool,
+}
+
+impl Default for PlaintextAuth {
+    /// The sessions' defaults: over TLS, or from loopback.
+    fn default() -> Self {
+        Self { anywhere: false, on_loopback: true }
+    }
+}
+
+/// [`PlaintextAuth`] for each protocol, as `[imap]`, `[pop3]` and
+/// `[submission]` set it for the backends' sessions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlaintextAuthByProtocol {
+    pub imap: PlaintextAuth,
+    pub pop3: PlaintextAuth,
+    pub submission: PlaintextAuth,
+}
+
+impl PlaintextAuthByProtocol {
+    /// The same rule for every protocol.
+    pub fn all(rule: PlaintextAuth) -> Self {
+        Self { imap: rule, pop3: rule, submission: rule }
+    }
+
+    pub(crate) fn of(&self, protocol: crate::Protocol) -> PlaintextAuth {
+        match protocol {
+            crate::Protocol::Imap => self.imap,
+            crate::Protocol::Pop3 => self.pop3,
+            crate::Protocol::Submission => self.submission,
         }
     }
 }
 
 /// Idle timeouts of spliced sessions, one per protocol.
 ///
-/// Each is a minute longer than the backend's own idle timeout: the
-/// backend is the one that knows the protocol state, so its timeout must
-/// fire first and say goodbye in the protocol (`* BYE`, `-ERR`, `421`);
-/// the frontend's only catches a backend or client that vanished without
-/// closing. IMAP in particular: a client in IDLE re-issues it at least
+/// Each is a minute longer than the backend's own idle timeout (the
+/// binary sets them from the member's `idle_timeout`s, which the members
+/// share; the defaults match the backends' defaults): the backend is the
+/// one that knows the protocol state, so its timeout must fire first and
+/// say goodbye in the protocol (`* BYE`, `-ERR`, `421`); the frontend's
+/// only catches a backend or client that vanished without closing, which
+/// TCP keepalive on both legs usually notices sooner. IMAP in particular: a client in IDLE re-issues it at least
 /// every 29 minutes (RFC 9051 §6.3.13) and the backend allows 30, so the
 /// splice allows 31 and an IDLE of 29 silent minutes stays up.
 #[derive(Debug, Clone, Copy)]

@@ -15,7 +15,7 @@ mod reader;
 use crate::backend::{BackendConn, BackendError, printable};
 use crate::client::{ClientConn, Gone};
 use crate::credentials::Login;
-use crate::frontend::{ClientInfo, Frontend};
+use crate::frontend::{ClientInfo, Frontend, Protocol};
 use crate::login::{LoginWords, Replay, Verdict};
 use crate::lookup::BackendLookup;
 use command::Kind;
@@ -86,7 +86,7 @@ pub(crate) async fn run<L: BackendLookup>(frontend: &Frontend<L>, mut client: Cl
                 None => format!("{tag} BAD STARTTLS is not available\r\n"),
             },
             Kind::Login { user, password } => {
-                if !frontend.plaintext_auth_allowed(&client, &info) {
+                if !frontend.plaintext_auth_allowed(Protocol::Imap, &client, &info) {
                     format!("{tag} NO [PRIVACYREQUIRED] use STARTTLS first\r\n")
                 } else {
                     let credentials = match (String::from_utf8(user), String::from_utf8(password)) {
@@ -154,7 +154,7 @@ async fn authenticate<L: BackendLookup>(
     if !login && !mechanism.eq_ignore_ascii_case("PLAIN") {
         return Ok(Sasl::Refused(format!("{tag} NO unsupported mechanism\r\n")));
     }
-    if !frontend.plaintext_auth_allowed(client, info) {
+    if !frontend.plaintext_auth_allowed(Protocol::Imap, client, info) {
         return Ok(Sasl::Refused(format!("{tag} NO [PRIVACYREQUIRED] use STARTTLS first\r\n")));
     }
     let first = match initial {
@@ -230,7 +230,7 @@ fn capabilities<L: BackendLookup>(frontend: &Frontend<L>, client: &ClientConn, i
     if frontend.tls.is_some() && !client.tls {
         caps.push("STARTTLS");
     }
-    if frontend.plaintext_auth_allowed(client, info) {
+    if frontend.plaintext_auth_allowed(Protocol::Imap, client, info) {
         caps.extend(["AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR"]);
     } else {
         caps.push("LOGINDISABLED");

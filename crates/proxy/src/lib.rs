@@ -10,6 +10,13 @@
 //! credentials there, relays the backend's answer, and only once the
 //! backend accepts splices the two connections byte for byte.
 //!
+//! On a symmetric member (CM-8) the lookup may answer "here": the login is
+//! then replayed, the same way, to one of the member's own sessions over
+//! an in-process pipe ([`LocalSessions`]), and sessions that other members
+//! proxy to this one go to those sessions directly. The listeners are
+//! net's, so connection limits and PROXY headers from load balancers apply
+//! as on direct listeners (CM-18).
+//!
 //! What this crate must not do: check a password (the backend does), keep
 //! anything on disk (CM-15), or interpret anything after the splice.
 #![forbid(unsafe_code)]
@@ -21,6 +28,7 @@ mod credentials;
 mod frontend;
 mod imap;
 mod lines;
+mod local;
 mod login;
 mod lookup;
 mod pop3;
@@ -30,6 +38,7 @@ mod submission;
 #[cfg(test)]
 mod test_support;
 
-pub use config::{FrontendConfig, SpliceTimeouts};
+pub use config::{FrontendConfig, PlaintextAuth, PlaintextAuthByProtocol, SpliceTimeouts};
 pub use frontend::{Frontend, Protocol};
-pub use lookup::{BackendLookup, DirectoryBackends, LookupError, StaticBackends};
+pub use local::{LocalSessions, Served};
+pub use lookup::{Backend, BackendLookup, DirectoryBackends, LookupError, StaticBackends};

@@ -7,7 +7,7 @@ use crate::backend::{BackendConn, BackendError, ClientAddrs};
 use crate::client::ClientConn;
 use crate::credentials::Login;
 use crate::frontend::{ClientInfo, Frontend, Protocol};
-use crate::lookup::BackendLookup;
+use crate::lookup::{Backend, BackendLookup};
 
 /// How a backend answered a replayed login.
 #[derive(Debug)]
@@ -66,7 +66,7 @@ impl<L: BackendLookup> Frontend<L> {
     pub(crate) async fn log_in(&self, login: &Login, replay: Replay<'_>, info: &ClientInfo, tls: bool) -> Outcome {
         let protocol = replay.protocol();
         tracing::Span::current().record("account", tracing::field::display(&login.account));
-        let from = ClientAddrs { client: info.peer, frontend: info.local, tls };
+        let from = ClientAddrs { client: info.peer, frontend: info.local, tls, proxied_by: info.proxied_by };
         // A second attempt only after a backend said the account moved:
         // the lookup, invalidated, may now name the new host (CM-10).
         for attempt in 0..2 {
@@ -114,12 +114,19 @@ impl<L: BackendLookup> Frontend<L> {
 
     async fn replay_at(
         &self,
-        addr: std::net::SocketAddr,
+        addr: Backend,
         from: ClientAddrs,
         login: &Login,
         replay: &Replay<'_>,
     ) -> Result<(BackendConn, Verdict), BackendError> {
-        let mut backend = BackendConn::connect(addr, from, self.config.backend_timeout).await?;
+        let timeout = self.config.backend_timeout;
+        let mut backend = match addr {
+            Backend::There(to) => BackendConn::connect(to, self.config.source_address, from, timeout).await?,
+            Backend::Here => {
+                let local = self.local.as_deref().ok_or(BackendError::NoLocalSessions)?;
+                BackendConn::local(local, replay.protocol(), from, timeout)
+            }
+        };
         let verdict = match replay {
             Replay::Imap { tag } => crate::imap::replay(&mut backend, tag, login).await?,
             Replay::Pop3 => crate::pop3::replay(&mut backend, login).await?,

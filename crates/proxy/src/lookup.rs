@@ -18,12 +18,31 @@ pub struct LookupError {
     pub reason: String,
 }
 
+/// Where an account's session goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// This member hosts the account (a symmetric member, CM-8): the
+    /// session is served in process, without a network hop.
+    Here,
+    /// Another member's service address.
+    There(SocketAddr),
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Here => f.write_str("this member"),
+            Backend::There(addr) => addr.fmt(f),
+        }
+    }
+}
+
 /// Where a frontend sends an account's sessions.
 #[async_trait]
 pub trait BackendLookup: Send + Sync + 'static {
-    /// The backend address for `account`'s `protocol` service; `None`
-    /// when no backend hosts the account (answered like a wrong password).
-    async fn backend(&self, account: &AccountName, protocol: Protocol) -> Result<Option<SocketAddr>, LookupError>;
+    /// Where `account`'s `protocol` sessions go; `None` when no backend
+    /// hosts the account (answered like a wrong password).
+    async fn backend(&self, account: &AccountName, protocol: Protocol) -> Result<Option<Backend>, LookupError>;
 
     /// The backend answered "not hosted here": forget what is cached for
     /// the account, the directory has moved it (CM-10).
@@ -50,8 +69,8 @@ impl StaticBackends {
 
 #[async_trait]
 impl BackendLookup for StaticBackends {
-    async fn backend(&self, account: &AccountName, protocol: Protocol) -> Result<Option<SocketAddr>, LookupError> {
-        Ok(self.backends.get(&(account.clone(), protocol)).copied())
+    async fn backend(&self, account: &AccountName, protocol: Protocol) -> Result<Option<Backend>, LookupError> {
+        Ok(self.backends.get(&(account.clone(), protocol)).copied().map(Backend::There))
     }
 }
 
@@ -62,27 +81,42 @@ pub struct DirectoryBackends<H> {
     /// here ("not hosted here") is seen there too.
     hosts: Arc<CachedHosts<H>>,
     servers: HashMap<(DomainName, Protocol), SocketAddr>,
+    /// This member's own name on a symmetric member: its accounts are
+    /// [`Backend::Here`]. `None` on a pure frontend, which hosts nothing.
+    me: Option<DomainName>,
 }
 
 impl<H: HostDirectory> DirectoryBackends<H> {
     /// `servers` maps each backend (by its main domain, CM-2) and protocol
     /// to the address of that service on the cluster network.
     pub fn new(hosts: Arc<CachedHosts<H>>, servers: HashMap<(DomainName, Protocol), SocketAddr>) -> Self {
-        Self { hosts, servers }
+        Self { hosts, servers, me: None }
+    }
+
+    /// For a symmetric member named `me`: accounts hosted by `me`, and
+    /// accounts with no host recorded (made before clustering, as the
+    /// member's locator sees them), are served here.
+    pub fn hosting(self, me: DomainName) -> Self {
+        Self { me: Some(me), ..self }
     }
 }
 
 #[async_trait]
 impl<H: HostDirectory> BackendLookup for DirectoryBackends<H> {
-    async fn backend(&self, account: &AccountName, protocol: Protocol) -> Result<Option<SocketAddr>, LookupError> {
+    async fn backend(&self, account: &AccountName, protocol: Protocol) -> Result<Option<Backend>, LookupError> {
         let host = self
             .hosts
             .host_server(account)
             .await
             .map_err(|e| LookupError { account: account.clone(), reason: e.to_string() })?;
-        let Some(host) = host else { return Ok(None) };
+        let host = match (host, &self.me) {
+            (Some(host), Some(me)) if host == *me => return Ok(Some(Backend::Here)),
+            (None, Some(_)) => return Ok(Some(Backend::Here)),
+            (None, None) => return Ok(None),
+            (Some(host), _) => host,
+        };
         match self.servers.get(&(host.clone(), protocol)) {
-            Some(addr) => Ok(Some(*addr)),
+            Some(addr) => Ok(Some(Backend::There(*addr))),
             // A host the configuration does not know is an operator's
             // mistake, not an unknown account: answer "try later".
             None => Err(LookupError {

@@ -13,7 +13,7 @@ mod command;
 use crate::backend::{BackendConn, BackendError, printable};
 use crate::client::{ClientConn, Gone};
 use crate::credentials::Login;
-use crate::frontend::{ClientInfo, Frontend};
+use crate::frontend::{ClientInfo, Frontend, Protocol};
 use crate::lines::Line;
 use crate::login::{LoginWords, Replay, Verdict};
 use crate::lookup::BackendLookup;
@@ -52,7 +52,7 @@ pub(crate) async fn run<L: BackendLookup>(frontend: &Frontend<L>, mut client: Cl
             }
         };
         tracing::debug!(target: "proxy::pop3", command = command.name(), "command");
-        let plaintext_allowed = frontend.plaintext_auth_allowed(&client, &info);
+        let plaintext_allowed = frontend.plaintext_auth_allowed(Protocol::Pop3, &client, &info);
         let reply = match command {
             Command::Capa => capabilities(frontend, &client, plaintext_allowed),
             Command::Quit => {

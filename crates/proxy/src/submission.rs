@@ -12,7 +12,7 @@ mod command;
 use crate::backend::{BackendConn, BackendError, printable};
 use crate::client::{ClientConn, Gone};
 use crate::credentials::Login;
-use crate::frontend::{ClientInfo, Frontend};
+use crate::frontend::{ClientInfo, Frontend, Protocol};
 use crate::lines::Line;
 use crate::login::{LoginWords, Replay, Verdict};
 use crate::lookup::BackendLookup;
@@ -55,7 +55,7 @@ pub(crate) async fn run<L: BackendLookup>(frontend: &Frontend<L>, mut client: Cl
             }
         };
         tracing::debug!(target: "proxy::submission", command = command.name(), "command");
-        let plaintext_allowed = frontend.plaintext_auth_allowed(&client, &info);
+        let plaintext_allowed = frontend.plaintext_auth_allowed(Protocol::Submission, &client, &info);
         let reply = match command {
             Command::Ehlo(name) => {
                 let reply = ehlo_reply(frontend, &client, &name, plaintext_allowed);

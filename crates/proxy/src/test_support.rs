@@ -3,7 +3,7 @@
 
 use crate::FrontendConfig;
 use crate::frontend::{ClientInfo, Frontend, Protocol};
-use crate::lookup::{BackendLookup, LookupError};
+use crate::lookup::{Backend, BackendLookup, LookupError};
 use async_trait::async_trait;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,9 +24,9 @@ pub(crate) struct CountingLookup {
 
 #[async_trait]
 impl BackendLookup for Arc<CountingLookup> {
-    async fn backend(&self, _account: &AccountName, _protocol: Protocol) -> Result<Option<SocketAddr>, LookupError> {
+    async fn backend(&self, _account: &AccountName, _protocol: Protocol) -> Result<Option<Backend>, LookupError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        Ok(self.backend)
+        Ok(self.backend.map(Backend::There))
     }
 
     fn invalidate(&self, _account: &AccountName) {
@@ -52,7 +52,7 @@ pub(crate) const CLIENT: &str = "127.0.0.9:4000";
 pub(crate) fn start(protocol: Protocol, config: FrontendConfig, lookup: Arc<CountingLookup>) -> TestClient {
     let (client, server) = tokio::io::duplex(64 * 1024);
     let frontend = Frontend::new(config, lookup, None);
-    let info = ClientInfo { peer: CLIENT.parse().unwrap(), local: "127.0.0.1:143".parse().unwrap() };
+    let info = ClientInfo { peer: CLIENT.parse().unwrap(), local: "127.0.0.1:143".parse().unwrap(), proxied_by: None };
     tokio::spawn(async move { frontend.session(protocol, Box::new(server), info).await });
     TestClient { reader: BufReader::new(client) }
 }

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{answer, args, backend, frontend, frontend_config, lookup, scenario};
+use proxy::{PlaintextAuth, PlaintextAuthByProtocol};
 
 const ALICE: &str = "alice@one.example";
 const BOB: &str = "bob@two.example";
@@ -152,7 +153,7 @@ async fn starttls_is_the_frontends_and_the_login_needs_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = frontend_config("one.example");
     // Loopback clients too must use TLS on this frontend.
-    config.allow_plaintext_auth_on_loopback = false;
+    config.plaintext_auth = PlaintextAuthByProtocol::all(PlaintextAuth { anywhere: false, on_loopback: false });
     let fe = frontend(config, lookup(&[(ALICE, &one)]), Some(common::tls(dir.path()))).await;
     scenario(args(&[
         &"smtp-submit",

@@ -214,6 +214,9 @@ impl Writer {
                 self.relocate_some(&mut batch);
                 self.commit(batch);
                 self.collect_garbage();
+                if requests.is_empty() {
+                    self.scrub_drained_spool();
+                }
             }
         }
         tracing::debug!(target: "queue::writer", "queue writer stopped");
@@ -288,6 +291,54 @@ impl Writer {
                 if let Err(failure) = self.append_log(&frames) {
                     batch.fail(failure);
                 }
+            }
+        }
+    }
+
+    /// Empties the spool once every message has left it and the writer is
+    /// idle, so that delivered mail does not linger on disk until the
+    /// active segment fills (a frontend keeps no account data, CM-15).
+    ///
+    /// Only when the active segment is the only one: a newer segment's
+    /// frames may record the fate of messages in older ones, which would
+    /// come back if those frames went first. The header is rewritten before
+    /// the frames are cut off, with the id floor of now, so a crash in
+    /// between leaves dead frames behind a valid header (replayed as dead),
+    /// never a segment that forgets which ids were issued.
+    fn scrub_drained_spool(&mut self) {
+        let drained = {
+            let index = self.shared.index.lock();
+            index.len() == 0 && index.segments().keys().eq(std::iter::once(&self.active))
+        };
+        if !drained || self.end() <= SEGMENT_HEADER_LEN {
+            return;
+        }
+        let result = (|| {
+            self.flush()?;
+            self.sync_active()?;
+            let header = spool::encode_header(self.shared.ids.floor());
+            self.file.write_all_at(&header, 0).map_err(Failure::Write)?;
+            if self.sync {
+                self.file.sync_data().map_err(Failure::Sync)?;
+            }
+            self.file.set_len(SEGMENT_HEADER_LEN).map_err(Failure::Write)?;
+            if self.sync {
+                self.file.sync_data().map_err(Failure::Sync)?;
+            }
+            Ok::<(), Failure>(())
+        })();
+        match result {
+            Ok(()) => {
+                self.written = SEGMENT_HEADER_LEN;
+                self.durable = SEGMENT_HEADER_LEN;
+                self.shared.index.lock().set_segment_size(self.active, SEGMENT_HEADER_LEN);
+                tracing::debug!(target: "queue::gc", segment = self.active, "drained spool scrubbed");
+            }
+            // The header may be half written: stop, as after a failed
+            // fsync, rather than risk issuing an id twice.
+            Err(Failure::Write(error) | Failure::Sync(error)) => {
+                tracing::error!(target: "queue::gc", %error, "cannot scrub the drained spool; queue stopped until restart");
+                self.poisoned = Some(Arc::new(error));
             }
         }
     }

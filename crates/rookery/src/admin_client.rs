@@ -27,12 +27,24 @@ pub struct AdminOptions {
     /// Print the API's JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// In a cluster: run the command on this member (its server name),
+    /// through the server the admin endpoint belongs to (CM-19), e.g. a
+    /// backend behind a firewall administered through a frontend.
+    #[arg(long, global = true, value_name = "SERVER")]
+    member: Option<String>,
 }
 
 #[derive(Subcommand)]
 pub enum DomainCommand {
-    /// Add a local domain.
-    Add { name: String },
+    /// Add a domain: on a single server, or local to the cluster member
+    /// that adds it (its accounts live there only).
+    Add {
+        name: String,
+        /// A Shared Domain, known to every cluster member at once, whose
+        /// accounts may live on any backend (CM-3).
+        #[arg(long)]
+        shared: bool,
+    },
     /// List the domains.
     List,
     /// Remove a domain that has no accounts or aliases left.
@@ -50,6 +62,10 @@ pub enum AccountCommand {
         /// Storage limit, e.g. 500M, 2G, 1048576 (bytes); default unlimited.
         #[arg(long, value_parser = parse_size)]
         quota: Option<u64>,
+        /// In a cluster: the backend that hosts the account (default: the
+        /// server the command is sent to; a frontend needs one named).
+        #[arg(long, value_name = "SERVER")]
+        server: Option<String>,
     },
     /// List the accounts of a domain (default: the main domain).
     List { domain: Option<String> },
@@ -57,6 +73,14 @@ pub enum AccountCommand {
     Show { name: String },
     /// Remove an account and all its mail.
     Remove { name: String },
+    /// Move a live account to another backend of the cluster over the
+    /// cluster link (run on a member; see ARCHITECTURE.md).
+    Move {
+        name: String,
+        /// The backend to move it to.
+        #[arg(long, value_name = "SERVER")]
+        to: String,
+    },
     /// Set an account's password.
     Passwd {
         name: String,
@@ -117,26 +141,34 @@ pub fn run(
 
 async fn execute(client: &Client, config: &Config, json: bool, command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::Domain(DomainCommand::Add { name }) => {
-            client.send::<_, ()>(Method::POST, "/domains", Some(&NewDomain { name: name.clone() })).await?;
-            println!("domain {name} added");
+        AdminCommand::Domain(DomainCommand::Add { name, shared }) => {
+            client.send::<_, ()>(Method::POST, "/domains", Some(&NewDomain { name: name.clone(), shared })).await?;
+            println!("{} {name} added", if shared { "shared domain" } else { "domain" });
         }
         AdminCommand::Domain(DomainCommand::List) => {
-            let domains: Vec<String> = client.get("/domains").await?;
-            print_list(json, &domains, |d| d.clone())?;
+            let domains: Vec<directory::DomainRecord> = client.get("/domains").await?;
+            let clustered = config.cluster.role != crate::config::Role::Single;
+            print_list(json, &domains, |d| match (&d.server, clustered) {
+                (Some(server), _) => format!("{}\tlocal to {server}", d.name),
+                (None, true) => format!("{}\tshared", d.name),
+                (None, false) => d.name.to_string(),
+            })?;
         }
         AdminCommand::Domain(DomainCommand::Remove { name }) => {
             client.send::<(), ()>(Method::DELETE, &format!("/domains/{}", segment(&name)), None).await?;
             println!("domain {name} removed");
         }
-        AdminCommand::Account(AccountCommand::Add { name, password, quota }) => {
+        AdminCommand::Account(AccountCommand::Add { name, password, quota, server }) => {
             let (password, generated) = password_or_random(password);
-            let body = NewAccount { name, password: password.clone(), quota_bytes: quota };
+            let body = NewAccount { name, password: password.clone(), quota_bytes: quota, server };
             let record: directory::AccountRecord = client.send(Method::POST, "/accounts", Some(&body)).await?;
             println!("account {} added", record.name);
             if generated {
                 println!("password: {password}");
             }
+        }
+        AdminCommand::Account(AccountCommand::Move { name, to }) => {
+            crate::account_move::run(config, &name, &to).await?
         }
         AdminCommand::Account(AccountCommand::List { domain }) => {
             let domain = domain.unwrap_or_else(|| config.main_domain.clone());
@@ -342,7 +374,11 @@ impl Client {
                     .to_owned()
             }
         };
-        Ok(Client { http: reqwest::Client::new(), base: format!("{base}/api/v1"), user, password })
+        let base = match &options.member {
+            Some(member) => format!("{base}/api/v1/cluster/members/{}", segment(member)),
+            None => format!("{base}/api/v1"),
+        };
+        Ok(Client { http: reqwest::Client::new(), base, user, password })
     }
 
     async fn get<R: DeserializeOwned>(&self, path: &str) -> anyhow::Result<R> {

@@ -91,6 +91,8 @@ pub struct SmtpSection {
     pub max_errors: usize,
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
+    /// More `Received:` headers than this is a mail loop (554 5.4.6).
+    pub max_hops: usize,
 }
 
 impl Default for SmtpSection {
@@ -101,6 +103,7 @@ impl Default for SmtpSection {
             max_recipients: 1000,
             max_errors: 10,
             idle_timeout: Duration::from_secs(300),
+            max_hops: 100,
         }
     }
 }
@@ -316,6 +319,9 @@ impl Config {
         if self.queue.delivery_concurrency == 0 {
             bail!("queue.delivery_concurrency must be at least 1");
         }
+        if self.smtp.max_hops == 0 {
+            bail!("smtp.max_hops must be at least 1");
+        }
         if self.smtp.max_recipients == 0 {
             bail!("smtp.max_recipients must be at least 1");
         }
@@ -323,6 +329,9 @@ impl Config {
         if self.outbound.connections_per_destination == 0 {
             bail!("outbound.connections_per_destination must be at least 1");
         }
+        self.outbound.check_logins()?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.filter)
+            .map_err(|e| anyhow::anyhow!("log.filter {:?}: {e}", self.log.filter))?;
         self.validate_cluster()?;
         // Routing errors name their key (`outbound.routes."x"`).
         routing::Router::check(&self.outbound.routing())?;
@@ -346,6 +355,22 @@ impl Config {
         }
         DomainName::parse(&self.server_name())
             .with_context(|| format!("cluster.server_name {:?}", self.server_name()))?;
+        // Member names are server names, i.e. main domains (CM-2).
+        for name in self.cluster.members.keys() {
+            DomainName::parse(name).with_context(|| format!("cluster.members.{name:?}: not a server name"))?;
+        }
+        for name in &self.cluster.frontends {
+            if !self.cluster.members.contains_key(name) && *name != self.server_name() {
+                bail!("cluster.frontends: {name:?} is not in cluster.members");
+            }
+        }
+        for name in self.cluster.services.keys() {
+            DomainName::parse(name).with_context(|| format!("cluster.services.{name:?}: not a server name"))?;
+        }
+        let forward_to_frontends = self.outbound.forward_to.iter().any(|target| target.trim() == "*");
+        if forward_to_frontends && self.cluster.role != Role::Frontend && self.cluster.frontends.is_empty() {
+            bail!("outbound.forward_to = [\"*\"] sends mail to the frontends, but cluster.frontends names none");
+        }
         Ok(())
     }
 

@@ -13,10 +13,20 @@ use types::{AccountName, DomainName};
 
 pub const PASSWORD_FILE: &str = "postmaster.password";
 
-/// Ensures the main domain and its postmaster exist.
-pub async fn ensure_main_domain(directory: &dyn Directory, main: &DomainName, data_dir: &Path) -> anyhow::Result<()> {
+/// Ensures the main domain and its postmaster exist. In a cluster the main
+/// domain is local to this member (`server`): never shared (CM-2).
+pub async fn ensure_main_domain(
+    directory: &dyn Directory,
+    main: &DomainName,
+    server: Option<&DomainName>,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
     if !directory.has_domain(main).await? {
-        directory.add_domain(main).await.with_context(|| format!("creating the main domain {main}"))?;
+        let added = match server {
+            Some(server) => directory.add_local_domain(main, server).await,
+            None => directory.add_domain(main).await,
+        };
+        added.with_context(|| format!("creating the main domain {main}"))?;
         tracing::info!(domain = %main, "created the main domain");
     }
     let postmaster = AccountName::parse("postmaster", Some(main)).expect("postmaster is a valid name");

@@ -3,11 +3,15 @@
 //! reads configuration files and the environment.
 #![forbid(unsafe_code)]
 
+mod account_move;
 mod admin_client;
 mod cluster_admin;
 mod config;
+mod demo;
 mod first_start;
 mod member;
+mod remote_mailbox;
+mod remote_admin;
 mod serve;
 
 use admin_client::AdminCommand;
@@ -48,6 +52,9 @@ enum Command {
     /// Static cluster failover in the shared directory.
     #[command(subcommand)]
     Cluster(cluster_admin::ClusterCommand),
+    /// Start a complete cluster on loopback addresses, to try it out.
+    #[command(subcommand)]
+    Demo(demo::DemoCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,6 +66,7 @@ fn main() -> std::process::ExitCode {
         Command::Alias(c) => admin_client::run(cli.config.as_deref(), cli.data, cli.admin, AdminCommand::Alias(c)),
         Command::Queue(c) => admin_client::run(cli.config.as_deref(), cli.data, cli.admin, AdminCommand::Queue(c)),
         Command::Cluster(c) => cluster_admin::run(cli.config.as_deref(), c),
+        Command::Demo(c) => demo::run(c),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -94,10 +94,23 @@ pub struct MemberHandler {
     pub delivery: Arc<LocalDelivery>,
     pub queue: Arc<Queue>,
     pub directory: Arc<dyn Directory>,
+    /// The JSON admin API, for calls forwarded by other members (CM-24).
+    pub admin: Arc<web::AdminServices>,
+    /// Remote mailbox access and account moves (CM-26).
+    pub mailboxes: Arc<crate::remote_mailbox::MailboxService>,
 }
 
 #[async_trait]
 impl LinkHandler for MemberHandler {
+    async fn mailbox(
+        &self,
+        _peer: SocketAddr,
+        op: cluster::link::MailboxOp,
+        body: bytes::Bytes,
+    ) -> (Result<cluster::link::MailboxReply, cluster::link::MailboxError>, bytes::Bytes) {
+        self.mailboxes.serve(op, body).await
+    }
+
     async fn deliver(&self, peer: SocketAddr, request: DeliverRequest) -> Vec<Outcome> {
         let count = request.envelope.recipients.len();
         let id = DeliveryId(request.delivery_id);
@@ -149,8 +162,10 @@ impl LinkHandler for MemberHandler {
                 self.directory.remove_account(&account).await.map_err(failed)?;
                 Ok(AdminReply::Done)
             }
-            AdminOperation::Api { .. } => {
-                Err(AdminError::Refused("the JSON admin API is not served over the cluster link yet".into()))
+            AdminOperation::Api { method, path, json } => {
+                let call = web::cluster::ApiCall { method, path, body: json };
+                let answer = web::cluster::call_local(self.admin.clone(), call).await;
+                Ok(AdminReply::Api { status: answer.status, json: answer.body })
             }
         }
     }
@@ -211,17 +226,49 @@ fn server_name(config: &crate::config::Config) -> anyhow::Result<DomainName> {
     DomainName::parse(&config.server_name()).map_err(|e| anyhow::anyhow!("cluster.server_name: {e}"))
 }
 
-/// A frontend's IMAP, POP3 and submission listeners: each session is
-/// proxied to its account's backend once the login names the account
-/// (DESIGN §4); nothing is served here.
+/// The PROXY protocol senders a member's client listeners trust: the
+/// configured load balancers (`[limits] proxy_protocol_from`) and, in a
+/// cluster, the members on the link's allow-list (CM-21), whose proxied
+/// sessions arrive with a header naming the client. Returned with the
+/// members alone, which a symmetric member serves without proxying again.
+pub fn trusted_proxies(config: &crate::config::Config) -> anyhow::Result<(net::TrustedProxies, net::TrustedProxies)> {
+    use anyhow::Context;
+    let members: Vec<String> = match (&config.cluster.link, config.cluster.role) {
+        (Some(link), role) if role != Role::Single => link.allow.iter().map(|ip| ip.to_string()).collect(),
+        _ => Vec::new(),
+    };
+    let all = config.limits.proxy_protocol_from.iter().cloned().chain(members.iter().cloned());
+    let all = net::TrustedProxies::parse(all).context("limits.proxy_protocol_from")?;
+    let members = net::TrustedProxies::parse(&members).context("cluster.link.allow")?;
+    Ok((all, members))
+}
+
+/// How a member's client listeners are set up, shared by every protocol.
+pub struct ListenerSetup {
+    pub tls: tokio_rustls::TlsAcceptor,
+    pub limits: net::ListenerLimits,
+    /// Load balancers and members (see [`trusted_proxies`]).
+    pub proxies: net::TrustedProxies,
+    /// The members alone.
+    pub members: net::TrustedProxies,
+}
+
+/// The IMAP, POP3 and submission listeners (plain and implicit TLS) of a
+/// frontend, or of a symmetric member (`local`: its own sessions). Each
+/// session is proxied to its account's backend once the login names the
+/// account (DESIGN §4); on a symmetric member its own accounts' sessions
+/// are served in process (CM-8). The listeners apply the connection
+/// limits per client address and the PROXY protocol (CM-18).
 pub async fn start_frontend(
     config: &crate::config::Config,
     hosts: Arc<Hosts>,
-    tls: tokio_rustls::TlsAcceptor,
+    setup: ListenerSetup,
+    local: Option<Arc<dyn proxy::LocalSessions>>,
     tasks: &mut tokio::task::JoinSet<()>,
     shutdown: &tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
+    use net::TlsMode;
     use proxy::Protocol;
     let mut servers = std::collections::HashMap::new();
     for (name, addresses) in &config.cluster.services {
@@ -236,28 +283,111 @@ pub async fn start_frontend(
             }
         }
     }
-    let lookup = proxy::DirectoryBackends::new(hosts, servers);
-    let mut frontend = proxy::FrontendConfig::new(config.main_domain());
-    frontend.hostname = config.hostname();
-    frontend.allow_plaintext_auth = config.imap.allow_plaintext_auth;
-    frontend.allow_plaintext_auth_on_loopback = config.imap.allow_plaintext_auth_on_loopback;
-    frontend.max_message_size = config.smtp.max_message_size;
-    let frontend = Arc::new(proxy::Frontend::new(frontend, lookup, Some(tls)));
-    for (name, protocol, addrs) in [
-        ("imap", Protocol::Imap, &config.imap.listen),
-        ("pop3", Protocol::Pop3, &config.pop3.listen),
-        ("submission", Protocol::Submission, &config.submission.listen),
-    ] {
-        for addr in addrs {
-            let listener = tokio::net::TcpListener::bind(addr)
+    let mut lookup = proxy::DirectoryBackends::new(hosts, servers);
+    if local.is_some() {
+        lookup = lookup.hosting(server_name(config)?);
+    }
+    let frontend = Arc::new(frontend(config, lookup, setup.tls.clone(), local, setup.members.clone()));
+    let starttls = TlsMode::StartTls(setup.tls.clone());
+    let implicit = TlsMode::Implicit(setup.tls.clone());
+    let listeners = [
+        ("imap", Protocol::Imap, &config.imap.listen, &starttls, crate::serve::IMAP_BUSY),
+        ("imaps", Protocol::Imap, &config.imap.listen_tls, &implicit, crate::serve::IMAP_BUSY),
+        ("pop3", Protocol::Pop3, &config.pop3.listen, &starttls, crate::serve::POP3_BUSY),
+        ("pop3s", Protocol::Pop3, &config.pop3.listen_tls, &implicit, crate::serve::POP3_BUSY),
+        ("submission", Protocol::Submission, &config.submission.listen, &starttls, crate::serve::SMTP_BUSY),
+        ("submissions", Protocol::Submission, &config.submission.listen_tls, &implicit, crate::serve::SMTP_BUSY),
+    ];
+    for (name, protocol, addrs, tls, busy) in listeners {
+        for &addr in addrs {
+            let listener = net::Listener::bind(addr, name, tls.clone(), setup.limits.clone(), busy)
                 .await
-                .with_context(|| format!("{name}: cannot listen on {addr}"))?;
+                .with_context(|| format!("{name}: cannot listen on {addr}"))?
+                .proxy_protocol_from(setup.proxies.clone());
             println!("rookery: {name} listening on {}", listener.local_addr()?);
-            tracing::info!(target: "proxy", protocol = name, "sessions are proxied to the accounts' backends");
+            tracing::info!(target: "proxy", protocol = name, "sessions are proxied to the accounts' hosts");
             tasks.spawn(frontend.clone().serve(protocol, listener, shutdown.clone()));
         }
     }
     Ok(())
+}
+
+/// The login proxy with this member's settings. Its answers before the
+/// login copy the backends', so it takes their values from this member's
+/// config, which the members share.
+fn frontend<L: proxy::BackendLookup>(
+    config: &crate::config::Config,
+    lookup: L,
+    tls: tokio_rustls::TlsAcceptor,
+    local: Option<Arc<dyn proxy::LocalSessions>>,
+    members: net::TrustedProxies,
+) -> proxy::Frontend<L> {
+    let mut settings = proxy::FrontendConfig::new(config.main_domain());
+    settings.hostname = config.hostname();
+    let rule = |anywhere, on_loopback| proxy::PlaintextAuth { anywhere, on_loopback };
+    settings.plaintext_auth = proxy::PlaintextAuthByProtocol {
+        imap: rule(config.imap.allow_plaintext_auth, config.imap.allow_plaintext_auth_on_loopback),
+        pop3: rule(config.pop3.allow_plaintext_auth, config.pop3.allow_plaintext_auth_on_loopback),
+        submission: rule(config.submission.allow_plaintext_auth, config.submission.allow_plaintext_auth_on_loopback),
+    };
+    settings.max_message_size = config.smtp.max_message_size;
+    // A spliced session is ended by its backend's own idle timeout, which
+    // says goodbye in the protocol; the proxy's only catches a backend or
+    // client that vanished, so it is a minute longer (IMAP: an IDLE lasts
+    // as long as the backend allows).
+    let margin = std::time::Duration::from_secs(60);
+    settings.splice_idle = proxy::SpliceTimeouts {
+        imap: config.imap.idle_timeout + margin,
+        pop3: config.pop3.idle_timeout + margin,
+        submission: config.smtp.idle_timeout + margin,
+    };
+    // Sessions leave from the cluster address, which the other members
+    // trust to send PROXY headers (CM-21).
+    settings.source_address =
+        config.cluster.link.as_ref().map(|link| link.address.ip()).filter(|ip| !ip.is_unspecified());
+    let frontend = proxy::Frontend::new(settings, lookup, Some(tls));
+    match local {
+        Some(local) => frontend.hosting(local, members),
+        None => frontend,
+    }
+}
+
+/// A symmetric member's own sessions, which its login proxy runs for the
+/// accounts it hosts (over an in-process pipe) and for the sessions other
+/// members proxy to it: the same sessions, on the same driver, as on its
+/// direct listeners.
+pub struct OwnSessions {
+    pub imap: (Arc<imap::ImapConfig>, Arc<imap::ImapServices>),
+    pub pop3: (Arc<pop3::Pop3Config>, Arc<pop3::Pop3Services>),
+    pub submission: (Arc<smtp::SmtpConfig>, Arc<smtp::SmtpServices>),
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl proxy::LocalSessions for OwnSessions {
+    fn serve(
+        &self,
+        protocol: proxy::Protocol,
+        stream: Box<dyn net::Io>,
+        tls: net::TlsMode,
+        info: net::ConnInfo,
+    ) -> proxy::Served {
+        use net::driver::drive;
+        let shutdown = self.shutdown.clone();
+        match protocol {
+            proxy::Protocol::Imap => {
+                let session = imap::ImapSession::new(self.imap.0.clone(), self.imap.1.clone(), info);
+                Box::pin(drive(stream, session, tls, shutdown))
+            }
+            proxy::Protocol::Pop3 => {
+                let session = pop3::Pop3Session::new(self.pop3.0.clone(), self.pop3.1.clone(), info);
+                Box::pin(drive(stream, session, tls, shutdown))
+            }
+            proxy::Protocol::Submission => {
+                let session = smtp::SmtpSession::new(self.submission.0.clone(), self.submission.1.clone(), info);
+                Box::pin(drive(stream, session, tls, shutdown))
+            }
+        }
+    }
 }
 
 /// "Forward to *" (CM-27): a backend hands all its outbound mail to the

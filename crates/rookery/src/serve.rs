@@ -4,6 +4,7 @@
 use crate::config::{Config, Role};
 use crate::first_start;
 use crate::member;
+use crate::remote_admin::LinkAdmin;
 use anyhow::{Context, bail};
 use cluster::Locator;
 use delivery::{LocalDelivery, QueueTransport};
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use store::{Durability, Store, StoreConfig};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use types::DomainName;
 
 pub fn run(config_path: Option<&Path>, data: Option<PathBuf>) -> anyhow::Result<()> {
     let mut config = Config::load(config_path)?;
@@ -40,9 +42,10 @@ fn remote_delivery(config: &Config) -> anyhow::Result<Option<Arc<dyn queue::Tran
         return Ok(None);
     }
     let router = routing::Router::new(&config.outbound.routing())?;
-    let (client, limits) = config.outbound.client(&config.hostname());
+    let (client, limits) = config.outbound.client(&config.hostname())?;
     let pool = smtp_client::Pool::new(client, limits);
-    Ok(Some(Arc::new(outbound::RemoteDelivery::new(router, pool))))
+    let remote = outbound::RemoteDelivery::new(router, pool).with_own_listeners(&config.smtp.listen);
+    Ok(Some(Arc::new(remote)))
 }
 
 /// Everything the listeners share.
@@ -58,9 +61,14 @@ struct Server {
     transport: Arc<dyn queue::Transport>,
     tls: tokio_rustls::TlsAcceptor,
     limits: ListenerLimits,
-    /// Load balancers allowed to send PROXY protocol headers.
+    /// Load balancers and cluster members allowed to send PROXY protocol
+    /// headers.
     proxies: net::TrustedProxies,
+    /// The cluster members among them.
+    members: net::TrustedProxies,
     shutdown: watch::Receiver<bool>,
+    /// The admin API's services, shared with the cluster link's handler.
+    admin: Arc<web::AdminServices>,
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -72,7 +80,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let (directory, ldap) = member::open_directory(&config, &data).await?;
     let hosts = ldap.map(member::host_cache);
     let locator = member::locator(&config, hosts.clone())?;
-    first_start::ensure_main_domain(directory.as_ref(), &main_domain, &data).await?;
+    // A frontend makes no accounts and keeps no passwords (CM-15), and may
+    // bind to the directory read-only; a backend's postmaster administers
+    // it.
+    if config.cluster.role != Role::Frontend {
+        let server = match config.cluster.role {
+            Role::Single => None,
+            _ => Some(DomainName::parse(&config.server_name()).context("cluster.server_name")?),
+        };
+        first_start::ensure_main_domain(directory.as_ref(), &main_domain, server.as_ref(), &data).await?;
+    }
     let durability = if config.store.fsync { Durability::Fsync } else { Durability::Buffered };
     // New accounts get the special-use mailboxes IMAP clients look for.
     let store = Store::open(&data.join("accounts"), StoreConfig { durability }).context("opening storage")?;
@@ -92,17 +109,39 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let delivery = Arc::new(LocalDelivery::new(directory.clone(), store.clone(), locator.clone(), main_domain.clone()));
     let mut transport = QueueTransport::new(delivery.clone(), remote_delivery(&config)?);
+    let link = match &config.cluster.link {
+        Some(link) => {
+            let secret = link.validate().map_err(|e| anyhow::anyhow!("cluster.link.{}: {}", e.key, e.reason))?;
+            Some((link, cluster::link::LinkClient::new(link, secret.clone()), secret))
+        }
+        None => None,
+    };
+    let admin = Arc::new(web::AdminServices {
+        directory: directory.clone(),
+        store: store.clone(),
+        queue: queue.clone(),
+        main_domain: main_domain.clone(),
+        cluster: link.as_ref().map(|(_, client, _)| {
+            let members = config.cluster.members.clone();
+            let cluster_admin =
+                LinkAdmin::new(client.clone(), members, locator.clone(), config.cluster.role, config.server_name());
+            Arc::new(cluster_admin) as Arc<dyn web::cluster::ClusterAdmin>
+        }),
+    });
     let mut link_server = None;
-    if let Some(link) = &config.cluster.link {
-        let secret = link.validate().map_err(|e| anyhow::anyhow!("cluster.link.{}: {}", e.key, e.reason))?;
-        let handler =
-            member::MemberHandler { delivery: delivery.clone(), queue: queue.clone(), directory: directory.clone() };
-        let server = cluster::link::LinkServer::bind(link, secret.clone(), Arc::new(handler))
+    if let Some((link, client, secret)) = link {
+        let handler = member::MemberHandler {
+            delivery: delivery.clone(),
+            queue: queue.clone(),
+            directory: directory.clone(),
+            admin: admin.clone(),
+            mailboxes: crate::remote_mailbox::MailboxService::new(delivery.clone(), hosts.clone()),
+        };
+        let server = cluster::link::LinkServer::bind(link, secret, Arc::new(handler))
             .await
             .with_context(|| format!("cluster link: cannot listen on {}", link.address))?;
         println!("rookery: cluster listening on {}", server.local_addr());
         link_server = Some(server);
-        let client = cluster::link::LinkClient::new(link, secret);
         if let Some(forward) = member::forward_to_frontends(&config, client.clone())? {
             transport = transport.with_remote(forward);
         }
@@ -118,8 +157,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         max_connections: config.limits.max_connections,
         max_per_ip: config.limits.max_connections_per_ip,
     };
-    let proxies =
-        net::TrustedProxies::parse(&config.limits.proxy_protocol_from).context("limits.proxy_protocol_from")?;
+    // Load balancers, and in a cluster the members that proxy sessions.
+    let (proxies, members) = member::trusted_proxies(&config)?;
     let (stop, shutdown) = watch::channel(false);
     let server = Arc::new(Server {
         config,
@@ -132,7 +171,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tls,
         limits,
         proxies,
+        members,
         shutdown,
+        admin,
     });
 
     let mut tasks = JoinSet::new();
@@ -140,7 +181,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     match (server.config.cluster.role, hosts) {
         // A frontend serves no account: its sessions go to the backends.
         (Role::Frontend, Some(hosts)) => {
-            member::start_frontend(&server.config, hosts, server.tls.clone(), &mut tasks, &server.shutdown).await?;
+            member::start_frontend(&server.config, hosts, server.listener_setup(), None, &mut tasks, &server.shutdown)
+                .await?;
+        }
+        // A symmetric member proxies the sessions of accounts hosted
+        // elsewhere and serves its own in process (CM-8).
+        (Role::Symmetric, Some(hosts)) => {
+            let own: Arc<dyn proxy::LocalSessions> = Arc::new(server.own_sessions());
+            let setup = server.listener_setup();
+            member::start_frontend(&server.config, hosts, setup, Some(own), &mut tasks, &server.shutdown).await?;
         }
         _ => {
             server.start_pop3(&mut tasks).await?;
@@ -170,6 +219,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Each protocol's answer to a connection over a limit, written before
+/// closing it (DESIGN §8, CM-18); the login proxy's listeners use them too.
+pub(crate) const IMAP_BUSY: &[u8] = b"* BYE too many connections\r\n";
+pub(crate) const POP3_BUSY: &[u8] = b"-ERR [SYS/TEMP] too many connections, try again later\r\n";
+pub(crate) const SMTP_BUSY: &[u8] = b"421 4.7.0 too many connections, try again later\r\n";
+
 impl Server {
     async fn listen<S, F>(
         &self,
@@ -195,21 +250,51 @@ impl Server {
         Ok(())
     }
 
-    async fn start_smtp(&self, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
+    /// How the login proxy's listeners are set up (frontend, symmetric).
+    fn listener_setup(&self) -> member::ListenerSetup {
+        member::ListenerSetup {
+            tls: self.tls.clone(),
+            limits: self.limits.clone(),
+            proxies: self.proxies.clone(),
+            members: self.members.clone(),
+        }
+    }
+
+    /// This member's IMAP, POP3 and submission sessions, for the login
+    /// proxy of a symmetric member to run its own accounts' sessions on.
+    fn own_sessions(&self) -> member::OwnSessions {
+        let (submission, smtp_services) = self.smtp_parts(smtp::Role::Submission);
+        let (imap, imap_services) = self.imap_parts();
+        let (pop3, pop3_services) = self.pop3_parts();
+        member::OwnSessions {
+            imap: (imap, imap_services),
+            pop3: (pop3, pop3_services),
+            submission: (submission, smtp_services),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+
+    fn smtp_parts(&self, role: smtp::Role) -> (Arc<smtp::SmtpConfig>, Arc<smtp::SmtpServices>) {
         let services = Arc::new(smtp::SmtpServices { delivery: self.delivery.clone(), queue: self.queue.clone() });
-        const BUSY: &[u8] = b"421 4.7.0 too many connections, try again later\r\n";
         let c = &self.config;
-        let base = smtp::SmtpConfig {
+        let config = smtp::SmtpConfig {
+            role,
             hostname: c.hostname(),
             max_message_size: c.smtp.max_message_size,
             max_recipients: c.smtp.max_recipients,
             max_errors: c.smtp.max_errors,
+            max_hops: c.smtp.max_hops,
             idle_timeout: c.smtp.idle_timeout,
             data_timeout: c.smtp.idle_timeout,
             allow_plaintext_auth_on_loopback: c.submission.allow_plaintext_auth_on_loopback,
             allow_plaintext_auth: c.submission.allow_plaintext_auth,
             ..smtp::SmtpConfig::default()
         };
+        (Arc::new(config), services)
+    }
+
+    async fn start_smtp(&self, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
+        let c = &self.config;
         let roles = [
             ("smtp", smtp::Role::Mx, &c.smtp.listen, TlsMode::StartTls(self.tls.clone())),
             ("submission", smtp::Role::Submission, &c.submission.listen, TlsMode::StartTls(self.tls.clone())),
@@ -217,19 +302,19 @@ impl Server {
             ("lmtp", smtp::Role::Lmtp, &c.lmtp.listen, TlsMode::Off),
         ];
         for (protocol, role, addrs, tls) in roles {
-            // A frontend's submission sessions are proxied (member.rs).
-            if c.cluster.role == Role::Frontend && role == smtp::Role::Submission {
+            // A frontend's or symmetric member's submission sessions go
+            // through the login proxy (member.rs).
+            if matches!(c.cluster.role, Role::Frontend | Role::Symmetric) && role == smtp::Role::Submission {
                 continue;
             }
-            let config = Arc::new(smtp::SmtpConfig { role, ..base.clone() });
-            let services = services.clone();
+            let (config, services) = self.smtp_parts(role);
             let new_session = move |conn| smtp::SmtpSession::new(config.clone(), services.clone(), conn);
-            self.listen(tasks, protocol, addrs, tls, BUSY, new_session).await?;
+            self.listen(tasks, protocol, addrs, tls, SMTP_BUSY, new_session).await?;
         }
         Ok(())
     }
 
-    async fn start_pop3(&self, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
+    fn pop3_parts(&self) -> (Arc<pop3::Pop3Config>, Arc<pop3::Pop3Services>) {
         let services = Arc::new(pop3::Pop3Services {
             directory: self.directory.clone(),
             store: self.store.clone(),
@@ -243,19 +328,24 @@ impl Server {
             allow_plaintext_auth: c.allow_plaintext_auth,
             ..pop3::Pop3Config::default()
         });
-        const BUSY: &[u8] = b"-ERR [SYS/TEMP] too many connections, try again later\r\n";
+        (config, services)
+    }
+
+    async fn start_pop3(&self, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
+        let (config, services) = self.pop3_parts();
+        let c = &self.config.pop3;
         for (protocol, addrs, tls) in [
             ("pop3", &c.listen, TlsMode::StartTls(self.tls.clone())),
             ("pop3s", &c.listen_tls, TlsMode::Implicit(self.tls.clone())),
         ] {
             let (config, services) = (config.clone(), services.clone());
             let new_session = move |conn| pop3::Pop3Session::new(config.clone(), services.clone(), conn);
-            self.listen(tasks, protocol, addrs, tls, BUSY, new_session).await?;
+            self.listen(tasks, protocol, addrs, tls, POP3_BUSY, new_session).await?;
         }
         Ok(())
     }
 
-    async fn start_imap(&self, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
+    fn imap_parts(&self) -> (Arc<imap::ImapConfig>, Arc<imap::ImapServices>) {
         let services = Arc::new(imap::ImapServices {
             directory: self.directory.clone(),
             store: self.store.clone(),
@@ -269,25 +359,25 @@ impl Server {
             allow_plaintext_auth: c.allow_plaintext_auth,
             ..imap::ImapConfig::default()
         });
-        const BUSY: &[u8] = b"* BYE too many connections\r\n";
+        (config, services)
+    }
+
+    async fn start_imap(&self, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
+        let (config, services) = self.imap_parts();
+        let c = &self.config.imap;
         for (protocol, addrs, tls) in [
             ("imap", &c.listen, TlsMode::StartTls(self.tls.clone())),
             ("imaps", &c.listen_tls, TlsMode::Implicit(self.tls.clone())),
         ] {
             let (config, services) = (config.clone(), services.clone());
             let new_session = move |conn| imap::ImapSession::new(config.clone(), services.clone(), conn);
-            self.listen(tasks, protocol, addrs, tls, BUSY, new_session).await?;
+            self.listen(tasks, protocol, addrs, tls, IMAP_BUSY, new_session).await?;
         }
         Ok(())
     }
 
     async fn start_admin(&self, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
-        let services = Arc::new(web::AdminServices {
-            directory: self.directory.clone(),
-            store: self.store.clone(),
-            queue: self.queue.clone(),
-            main_domain: self.config.main_domain(),
-        });
+        let services = self.admin.clone();
         for &addr in &self.config.admin.listen {
             let listener =
                 tokio::net::TcpListener::bind(addr).await.with_context(|| format!("admin: cannot listen on {addr}"))?;

@@ -85,6 +85,13 @@ secret = "{SECRET}"
     })
 }
 
+/// `rookery ARGS` against `frontend` as `backend`'s postmaster: a
+/// frontend makes no accounts and keeps no password (CM-15).
+fn admin_as(frontend: &TestServer, backend: &TestServer, args: &[&str]) -> anyhow::Result<String> {
+    let (user, password) = (format!("postmaster@{}", backend.main_domain()), backend.postmaster_password());
+    frontend.admin(&[&["--admin-user", user.as_str(), "--admin-password", password.as_str()][..], args].concat())
+}
+
 fn messages(server: &TestServer, account: &str) -> usize {
     let show = server.admin(&["account", "show", account]).unwrap();
     let line = show.lines().find(|l| l.starts_with("used:")).unwrap_or_default();
@@ -149,7 +156,7 @@ fn shared_domain_mail_reaches_each_accounts_host_through_the_frontend() {
 
     // One directory: a domain added on one member is every member's, and
     // an account made on a backend is hosted there.
-    backend1.admin(&["domain", "add", "shared.test"]).unwrap();
+    backend1.admin(&["domain", "add", "shared.test", "--shared"]).unwrap();
     backend1.admin(&["account", "add", "alice@shared.test", "--password", "pw-alice"]).unwrap();
     backend2.admin(&["account", "add", "bob@shared.test", "--password", "pw-bob"]).unwrap();
 
@@ -207,17 +214,17 @@ fn shared_domain_mail_reaches_each_accounts_host_through_the_frontend() {
         messages(&backend1, "alice@shared.test") == 2
     });
     wait("bob's mail deferred on the frontend", Duration::from_secs(30), || {
-        let list = frontend.admin(&["queue", "list"]).unwrap();
+        let list = admin_as(&frontend, &backend1, &["queue", "list"]).unwrap();
         let Some(id) = list.lines().find(|l| l.contains("bob@shared.test")).and_then(|l| l.split_whitespace().next())
         else {
             return false;
         };
-        frontend.admin(&["queue", "show", id]).unwrap().contains("cluster member sv2.test")
+        admin_as(&frontend, &backend1, &["queue", "show", id]).unwrap().contains("cluster member sv2.test")
     });
     backend2.restart().unwrap();
     wait("bob's mail after his host is back", Duration::from_secs(30), || messages(&backend2, "bob@shared.test") == 2);
     wait("the frontend's queue empties", Duration::from_secs(30), || {
-        frontend.admin(&["queue", "list"]).unwrap().trim().is_empty()
+        admin_as(&frontend, &backend1, &["queue", "list"]).unwrap().trim().is_empty()
     });
 
     // The frontend stores no account (CM-15).
@@ -252,7 +259,7 @@ fn reassign_moves_a_failed_backends_accounts_and_restore_undoes_it() {
     let mut failed = member(&slapd, &sv2, &all);
     let standby = member(&slapd, &sv3, &all);
     let frontend = member(&slapd, &fe, &all);
-    failed.admin(&["domain", "add", "shared.test"]).unwrap();
+    failed.admin(&["domain", "add", "shared.test", "--shared"]).unwrap();
     failed.admin(&["account", "add", "carol@shared.test", "--password", "pw-carol"]).unwrap();
     send(&frontend, &["carol@shared.test"], "before the failure");
     wait("carol's first message on sv2", Duration::from_secs(30), || messages(&failed, "carol@shared.test") == 1);
@@ -269,11 +276,91 @@ fn reassign_moves_a_failed_backends_accounts_and_restore_undoes_it() {
         messages(&standby, "carol@shared.test") == 2
     });
     wait("the frontend's queue empties", Duration::from_secs(30), || {
-        frontend.admin(&["queue", "list"]).unwrap().trim().is_empty()
+        admin_as(&frontend, &standby, &["queue", "list"]).unwrap().trim().is_empty()
     });
 
     let out = standby.admin(&["cluster", "restore", "--server", "sv2.test"]).unwrap();
     assert!(out.contains("2 accounts restored to sv2.test"), "{out}");
     let refused = standby.admin_command(&["cluster", "reassign", "--from", "sv2.test", "--to", "not a name"]).output();
     assert!(!refused.unwrap().status.success());
+}
+
+/// The admin commands through a frontend (CM-19, CM-20, CM-24): a call
+/// about an account runs on its host over the cluster link, a new account
+/// goes to the backend it names, and any command runs on a named member.
+/// The frontend keeps no password: it is administered with a backend's
+/// postmaster login, checked against the shared directory (CM-15, CM-30).
+#[test]
+fn members_are_administered_through_the_frontend_over_the_link() {
+    let slapd = Slapd::start().unwrap();
+    let sv1 = Member { name: "sv1.test", role: "backend", link: format!("127.0.0.2:{}", free_port("127.0.0.2")) };
+    let sv2 = Member { name: "sv2.test", role: "backend", link: format!("127.0.0.3:{}", free_port("127.0.0.3")) };
+    let fe = Member { name: "fe.test", role: "frontend", link: format!("127.0.0.4:{}", free_port("127.0.0.4")) };
+    let all = [&sv1, &sv2, &fe];
+    let backend1 = member(&slapd, &sv1, &all);
+    let mut backend2 = member(&slapd, &sv2, &all);
+    let services = format!(
+        "[cluster.services.\"sv2.test\"]\nimap = \"{}\"\npop3 = \"{}\"\nsubmission = \"{}\"\n",
+        backend2.ports.imap(),
+        backend2.ports.pop3(),
+        backend2.ports.submission()
+    );
+    let frontend = member_with(&slapd, &fe, &all, &services, "enabled = false");
+    let password = std::fs::read_to_string(backend1.data_dir().join("postmaster.password")).unwrap();
+    let login = ["--admin-user", "postmaster@sv1.test", "--admin-password", password.trim()];
+    let through_frontend = |args: &[&str]| frontend.admin(&[&login[..], args].concat());
+    backend1.admin(&["domain", "add", "shared.test", "--shared"]).unwrap();
+
+    let out = through_frontend(&["account", "add", "carol@shared.test", "--password", "pw", "--server", "sv2.test"]);
+    assert!(out.unwrap().contains("account carol@shared.test added"));
+    let err = through_frontend(&["account", "add", "dave@shared.test", "--password", "pw"]).unwrap_err();
+    assert!(err.to_string().contains("keeps no accounts"), "{err}");
+    let err = through_frontend(&["account", "add", "dave@shared.test", "--server", "sv9.test"]).unwrap_err();
+    assert!(err.to_string().contains("sv9.test is not a member"), "{err}");
+
+    // Carol lives on sv2: her mail is counted there, and shown through the
+    // frontend, which has no storage of its own.
+    send(&frontend, &["carol@shared.test"], "hello carol");
+    wait("carol's mail on sv2", Duration::from_secs(30), || messages(&backend2, "carol@shared.test") == 1);
+    let show = through_frontend(&["account", "show", "carol@shared.test"]).unwrap();
+    assert!(show.contains("in 1 message"), "{show}");
+
+    // A password set through the frontend is the one her host accepts.
+    through_frontend(&["account", "passwd", "carol@shared.test", "--password", "new-pw"]).unwrap();
+    let mut imap = SmtpClient::connect(frontend.ports.imap()).unwrap();
+    assert!(imap.read_line().unwrap().starts_with("* OK"));
+    imap.line("a LOGIN carol@shared.test new-pw").unwrap();
+    let reply = read_tagged(&mut imap, "a");
+    assert!(reply.contains("a OK"), "{reply}");
+
+    // Any command on a named member, through the frontend.
+    let domains = through_frontend(&["--member", "sv2.test", "domain", "list"]).unwrap();
+    assert!(domains.contains("shared.test\tshared"), "{domains}");
+    assert!(domains.contains("sv1.test\tlocal to sv1.test"), "a main domain is its member's (CM-2): {domains}");
+
+    // A domain added without --shared is local to its member: its
+    // accounts are made there and nowhere else (CM-1).
+    backend1.admin(&["domain", "add", "one.test"]).unwrap();
+    assert!(backend2.admin(&["domain", "list"]).unwrap().contains("one.test\tlocal to sv1.test"));
+    let err = backend2.admin(&["account", "add", "erin@one.test", "--password", "pw"]).unwrap_err();
+    assert!(err.to_string().contains("one.test is local to sv1.test"), "{err}");
+    let err = through_frontend(&["account", "add", "erin@one.test", "--server", "sv2.test"]).unwrap_err();
+    assert!(err.to_string().contains("one.test is local to sv1.test"), "{err}");
+    through_frontend(&["account", "add", "erin@one.test", "--password", "pw", "--server", "sv1.test"]).unwrap();
+    let err = through_frontend(&["domain", "add", "two.test"]).unwrap_err();
+    assert!(err.to_string().contains("hosts no domain of its own"), "{err}");
+    through_frontend(&["domain", "add", "three.test", "--shared"]).unwrap();
+    assert!(backend1.admin(&["domain", "list"]).unwrap().contains("three.test\tshared"));
+    through_frontend(&["--member", "sv1.test", "queue", "list"]).unwrap();
+    let err = through_frontend(&["--member", "sv9.test", "domain", "list"]).unwrap_err();
+    assert!(err.to_string().contains("sv9.test is not a member"), "{err}");
+
+    // A host that is down: a clear temporary failure naming it.
+    backend2.kill();
+    let err = through_frontend(&["account", "show", "carol@shared.test"]).unwrap_err();
+    assert!(err.to_string().contains("sv2.test"), "{err}");
+    let stored: Vec<_> = std::fs::read_dir(frontend.data_dir().join("accounts"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(stored.is_empty(), "the frontend stored {stored:?}");
 }

@@ -65,6 +65,7 @@ fn admin_errors_are_clear() {
     assert!(err(&["account", "add", "bad name@test.example"]).contains("bad name"));
     assert!(err(&["account", "show", "nobody@test.example"]).contains("unknown account"));
     assert!(err(&["domain", "add", "not_a_domain"]).contains("bad name"));
+    assert!(err(&["domain", "add", "shared.example", "--shared"]).contains("a shared domain needs a cluster"));
     assert!(err(&["alias", "add", "carol@test.example", "carol@test.example"]).contains("already an account"));
     assert!(err(&["queue", "show", "zz"]).contains("bad queue id"));
     let wrong = server.admin_command(&["--admin-password", "wrong", "domain", "list"]).output().unwrap();

@@ -1,7 +1,9 @@
 //! How the client behaves: the name it gives, its TLS policy, its
 //! timeouts. The binary fills this in; the crate reads no configuration.
 
+use crate::auth::Credentials;
 use crate::tls::TlsSettings;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Whether and how STARTTLS (RFC 3207) is used.
@@ -83,6 +85,9 @@ pub struct ClientConfig {
     /// Trust anchors for [`TlsPolicy::Required`] (webpki-roots by default).
     pub tls: TlsSettings,
     pub timeouts: Timeouts,
+    /// Logins by server name (lowercase): a connection to one of these
+    /// servers logs in after EHLO and STARTTLS (`auth.rs`).
+    pub logins: BTreeMap<String, Credentials>,
 }
 
 impl ClientConfig {
@@ -93,6 +98,12 @@ impl ClientConfig {
             tls_policy: TlsPolicy::default(),
             tls: TlsSettings::webpki_roots(),
             timeouts: Timeouts::default(),
+            logins: BTreeMap::new(),
         }
+    }
+
+    /// The login for the server named `name`, if one is configured.
+    pub(crate) fn login(&self, name: &str) -> Option<&Credentials> {
+        self.logins.get(&name.to_ascii_lowercase())
     }
 }

@@ -99,8 +99,15 @@ impl Connection {
                 }
             }
         }
+        if let Some(credentials) = config.login(&server.name)
+            && let Err(error) = connection.authenticate(credentials).await
+        {
+            connection.quit_quietly().await;
+            return Err(error.into());
+        }
         Ok(connection)
     }
+
 
     async fn greeting(&mut self) -> Result<(), SmtpError> {
         let reply = self.wire.read_reply(Stage::Greeting, self.timeouts.greeting).await?;

@@ -14,6 +14,8 @@ pub enum Stage {
     Ehlo,
     Helo,
     StartTls,
+    /// SMTP AUTH (RFC 4954).
+    Auth,
     MailFrom,
     RcptTo,
     /// The DATA command itself.
@@ -35,6 +37,7 @@ impl Stage {
             Stage::Ehlo => "EHLO",
             Stage::Helo => "HELO",
             Stage::StartTls => "STARTTLS",
+            Stage::Auth => "AUTH",
             Stage::MailFrom => "MAIL FROM",
             Stage::RcptTo => "RCPT TO",
             Stage::Data => "DATA",
@@ -52,6 +55,7 @@ impl Stage {
             Stage::Ehlo => "performing the EHLO handshake",
             Stage::Helo => "performing the HELO handshake",
             Stage::StartTls => "performing the STARTTLS handshake",
+            Stage::Auth => "logging in",
             Stage::MailFrom => "sending MAIL FROM",
             Stage::RcptTo => "sending RCPT TO",
             Stage::Data => "sending DATA command",

@@ -3,7 +3,8 @@
 
 use crate::reply::Reply;
 use smtp_proto::{
-    EXT_8BIT_MIME, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse,
+    AUTH_LOGIN, AUTH_PLAIN, EXT_8BIT_MIME, EXT_AUTH, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE,
+    EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse,
 };
 
 /// What the server offers; all off after HELO.
@@ -23,6 +24,10 @@ pub struct Extensions {
     pub starttls: bool,
     /// RFC 2034.
     pub enhanced_status_codes: bool,
+    /// RFC 4954 AUTH with the PLAIN mechanism.
+    pub auth_plain: bool,
+    /// AUTH with the (non-standard, widespread) LOGIN mechanism.
+    pub auth_login: bool,
 }
 
 impl Extensions {
@@ -41,6 +46,8 @@ impl Extensions {
             smtputf8: ehlo.has_capability(EXT_SMTP_UTF8),
             starttls: ehlo.has_capability(EXT_START_TLS),
             enhanced_status_codes: ehlo.has_capability(EXT_ENHANCED_STATUS_CODES),
+            auth_plain: ehlo.has_capability(EXT_AUTH) && ehlo.auth_mechanisms & AUTH_PLAIN != 0,
+            auth_login: ehlo.has_capability(EXT_AUTH) && ehlo.auth_mechanisms & AUTH_LOGIN != 0,
         }
     }
 }

@@ -20,13 +20,14 @@
 //! per command, info per transaction; message bodies are never logged.
 //!
 //! Code map: `connection` (connect, greeting, EHLO/HELO, STARTTLS, RSET,
-//! QUIT), `transaction` (MAIL/RCPT/DATA, pipelined or not), `wire` (the
+//! QUIT), `auth` (AUTH PLAIN/LOGIN where the config holds a login), `transaction` (MAIL/RCPT/DATA, pipelined or not), `wire` (the
 //! socket with deadlines), `reply` (reply framing and limits), `data`
 //! (dot-stuffing), `command` (command lines), `extensions` (EHLO
 //! keywords), `tls` (verifying and opportunistic rustls configs), `pool`,
 //! `error`.
 #![forbid(unsafe_code)]
 
+mod auth;
 mod command;
 mod config;
 mod connection;
@@ -40,6 +41,7 @@ mod tls;
 mod transaction;
 mod wire;
 
+pub use auth::Credentials;
 pub use config::{ClientConfig, Timeouts, TlsPolicy};
 pub use connection::Connection;
 pub use destination::Destination;

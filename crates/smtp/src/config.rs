@@ -48,6 +48,10 @@ pub struct SmtpConfig {
     pub allow_plaintext_auth: bool,
     /// How long a failed AUTH waits before its `535`, to slow guessing.
     pub auth_failure_delay: Duration,
+    /// A message with more `Received:` headers than this (ours included)
+    /// is going round in a loop and is refused with `554 5.4.6`. RFC 5321
+    /// §6.3 asks for a threshold of at least 100.
+    pub max_hops: usize,
 }
 
 impl Default for SmtpConfig {
@@ -64,6 +68,7 @@ impl Default for SmtpConfig {
             allow_plaintext_auth_on_loopback: true,
             allow_plaintext_auth: false,
             auth_failure_delay: Duration::from_secs(1),
+            max_hops: 100,
         }
     }
 }

@@ -72,6 +72,17 @@ impl Trace<'_> {
     }
 }
 
+/// The `Received:` fields in the header section of `message`: its hop
+/// count (RFC 5321 §6.3). Continuation lines and the body are not counted.
+pub(crate) fn hops(message: &[u8]) -> usize {
+    const FIELD: &[u8] = b"received:";
+    message
+        .split(|&b| b == b'\n')
+        .take_while(|line| !matches!(line, [] | [b'\r']))
+        .filter(|line| line.len() >= FIELD.len() && line[..FIELD.len()].eq_ignore_ascii_case(FIELD))
+        .count()
+}
+
 /// An address literal (RFC 5321 §4.1.3): `[192.0.2.1]`, `[IPv6:2001:db8::1]`.
 struct IpLiteral(IpAddr);
 
@@ -87,6 +98,15 @@ impl std::fmt::Display for IpLiteral {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hops_are_the_received_fields_of_the_header_section() {
+        let message = b"Received: from a\r\n\tby b\r\nRECEIVED: x\r\nSubject: Received: no\r\nreceived:y\r\n\r\nReceived: body\r\n";
+        assert_eq!(hops(message), 3);
+        assert_eq!(hops(b"Subject: none\r\n\r\n"), 0);
+        assert_eq!(hops(b""), 0);
+        assert_eq!(hops(b"Received: bare LF\nReceived: too\n\nReceived: body\n"), 2);
+    }
 
     #[test]
     fn protocol_names() {

@@ -38,6 +38,12 @@ pub(crate) struct Inner {
     pub changes: watch::Sender<u64>,
     /// Woken when the committer stops for lack of work.
     pub idle: Notify,
+    /// Set while the account is frozen for a move (`freeze.rs`): writes
+    /// and new opens fail with [`StoreError::Frozen`].
+    pub frozen: AtomicBool,
+    /// Why live sessions must close (`freeze.rs`); `None` while they may
+    /// stay.
+    pub closing: watch::Sender<Option<Arc<str>>>,
 }
 
 impl Inner {
@@ -139,6 +145,8 @@ impl Inner {
             broken: AtomicBool::new(false),
             changes: watch::channel(0).0,
             idle: Notify::new(),
+            frozen: AtomicBool::new(false),
+            closing: watch::channel(None).0,
         })
     }
 

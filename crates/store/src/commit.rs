@@ -109,6 +109,11 @@ impl Inner {
         let (reply, outcome) = oneshot::channel();
         let start = {
             let mut queue = self.queue.lock();
+            // Checked under the queue lock: `freeze` sets the flag under it
+            // too, so no write slips in after a freeze has drained the queue.
+            if self.frozen.load(std::sync::atomic::Ordering::Acquire) {
+                return Err(StoreError::Frozen(self.name.to_string()));
+            }
             queue.pending.push_back(Pending { request, reply });
             !std::mem::replace(&mut queue.running, true)
         };

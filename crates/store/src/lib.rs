@@ -21,6 +21,7 @@ mod codec;
 mod commit;
 mod expunged;
 mod flags;
+mod freeze;
 mod ids;
 mod journal;
 mod layout;
@@ -107,6 +108,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("storage i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// The account is frozen while it moves to another server; try again
+    /// later (it will then be served by its new host).
+    #[error("account {0} is being moved; try again later")]
+    Frozen(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -229,6 +234,9 @@ pub struct Store {
     cache: cache::Cache,
     /// Mailboxes a new account gets besides INBOX.
     initial_mailboxes: Vec<String>,
+    /// Accounts moved away from this server: never opened (so never made
+    /// anew) here again until accepted back (`freeze.rs`).
+    moved_away: parking_lot::Mutex<std::collections::HashSet<AccountName>>,
 }
 
 impl Store {
@@ -241,7 +249,8 @@ impl Store {
     pub fn open_with_limits(root: &Path, config: StoreConfig, limits: StoreLimits) -> Result<Store> {
         std::fs::create_dir_all(root)?;
         let cache = cache::Cache::new(limits.open_accounts.max(1));
-        Ok(Store { root: root.to_owned(), config, limits, cache, initial_mailboxes: Vec::new() })
+        let moved_away = parking_lot::Mutex::default();
+        Ok(Store { root: root.to_owned(), config, limits, cache, initial_mailboxes: Vec::new(), moved_away })
     }
 
     /// Mailboxes (subscribed) that a new account gets besides INBOX, such
@@ -262,7 +271,15 @@ impl Store {
     /// use, recovering it after a crash if needed. Handles are cached and
     /// shared: every caller gets the same `Arc` while any holds it.
     pub async fn account(&self, name: &AccountName) -> Result<Arc<Account>> {
-        self.cache.get_or_open(name, || self.open_account(name)).await
+        if self.moved_away.lock().contains(name) {
+            return Err(StoreError::Frozen(name.to_string()));
+        }
+        let account = self.cache.get_or_open(name, || self.open_account(name)).await?;
+        // A frozen account takes no new sessions or deliveries (`freeze.rs`).
+        if account.is_frozen() {
+            return Err(StoreError::Frozen(name.to_string()));
+        }
+        Ok(account)
     }
 
     async fn open_account(&self, name: &AccountName) -> Result<Arc<Account>> {

@@ -38,6 +38,16 @@ impl Slapd {
     /// Writes a config and a database with the base entry, starts slapd on
     /// a free port of 127.0.0.1 and waits until it answers an LDAP bind.
     pub fn start() -> anyhow::Result<Slapd> {
+        Self::start_with(false)
+    }
+
+    /// As [`Slapd::start`], but with mdb's default durability (a sync per
+    /// write transaction, no `dbnosync`): for benchmarks of writes.
+    pub fn start_durable() -> anyhow::Result<Slapd> {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> anyhow::Result<Slapd> {
         for binary in ["slapd", "slapadd"] {
             if find_binary(binary).is_none() {
                 bail!("{binary} not found: install the Debian packages slapd and ldap-utils (test.sh does)");
@@ -45,7 +55,7 @@ impl Slapd {
         }
         let dir = tempfile::Builder::new().prefix("rookery-slapd-").tempdir()?;
         std::fs::create_dir_all(dir.path().join("data"))?;
-        std::fs::write(dir.path().join("slapd.conf"), config(dir.path())?)?;
+        std::fs::write(dir.path().join("slapd.conf"), config(dir.path(), durable)?)?;
         std::fs::write(dir.path().join("base.ldif"), base_ldif())?;
         let slapadd = Command::new(find_binary("slapadd").unwrap_or_else(|| PathBuf::from("slapadd")))
             .arg("-q")
@@ -181,7 +191,7 @@ fn spawn(dir: &Path, addr: SocketAddr) -> anyhow::Result<Child> {
     }
 }
 
-fn config(dir: &Path) -> anyhow::Result<String> {
+fn config(dir: &Path, durable: bool) -> anyhow::Result<String> {
     let schema = crate::repo_root().join("schema/rookery.schema");
     if !schema.is_file() {
         bail!("{} is missing", schema.display());
@@ -210,10 +220,7 @@ suffix \"{BASE_DN}\"
 rootdn \"{ADMIN_DN}\"
 rootpw {ADMIN_PASSWORD}
 directory {dir}/data
-# Tests run thousands of writes; crash durability of a throwaway database
-# is not what they check (a SIGKILL still loses nothing slapd committed
-# to the page cache).
-dbnosync
+{nosync}
 limits dn.exact=\"{ADMIN_DN}\" size=unlimited time=unlimited
 # Anonymous binds stand for a deployment's read-only frontend DN: 500
 # entries per search, as by default, but any number through paging.
@@ -227,6 +234,10 @@ index oldHostServer eq
 ",
         system = system_schema.display(),
         schema = schema.display(),
+        // Tests run thousands of writes; crash durability of a throwaway
+        // database is not what they check (a SIGKILL still loses nothing
+        // slapd committed to the page cache).
+        nosync = if durable { "" } else { "dbnosync" },
     ))
 }
 

@@ -6,6 +6,7 @@
 
 pub mod api;
 mod auth;
+pub mod cluster;
 mod error;
 
 use axum::Router;
@@ -23,6 +24,8 @@ pub struct AdminServices {
     pub store: Arc<Store>,
     pub queue: Arc<Queue>,
     pub main_domain: DomainName,
+    /// The cluster this server is a member of; `None` on a single server.
+    pub cluster: Option<Arc<dyn cluster::ClusterAdmin>>,
 }
 
 impl AdminServices {
@@ -30,11 +33,26 @@ impl AdminServices {
     pub fn administrator(&self) -> AccountName {
         AccountName::parse("postmaster", Some(&self.main_domain)).expect("postmaster is a valid local part")
     }
+
+    /// Whether `user` may administer this server: its own postmaster, or
+    /// in a cluster the postmaster of any member's main domain (CM-30), so
+    /// that a frontend, which keeps no passwords (CM-15), is administered
+    /// with a backend's postmaster login.
+    pub fn is_administrator(&self, user: &AccountName) -> bool {
+        *user == self.administrator()
+            || (user.local().as_str() == "postmaster"
+                && self.cluster.as_ref().is_some_and(|c| c.is_member(user.domain().as_str())))
+    }
 }
 
 /// The admin HTTP application, to be served on the admin listener.
 pub fn admin_router(services: Arc<AdminServices>) -> Router {
     api::routes()
+        .route("/api/v1/cluster/members", axum::routing::get(cluster::members))
+        .route("/api/v1/cluster/members/{member}/{*rest}", axum::routing::any(cluster::via_member))
+        // Layers run outside in: the login is checked before anything is
+        // forwarded to another member.
+        .layer(axum::middleware::from_fn_with_state(services.clone(), cluster::route_to_host))
         .layer(axum::middleware::from_fn_with_state(services.clone(), auth::require_admin))
         .with_state(services)
 }

@@ -5,10 +5,10 @@
 
 use anyhow::{Context, bail};
 use bytes::{Buf, BytesMut};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// How long a server may stay silent before the run fails.
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
@@ -22,8 +22,19 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub async fn connect(addr: SocketAddr) -> anyhow::Result<Conn> {
-        let stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+    /// Connects to `addr`, from `source` when given (any port): the
+    /// frontend suite's clients come from an address of their own, so that
+    /// the backends can trust the frontends' address for PROXY headers.
+    pub async fn connect(addr: SocketAddr, source: Option<IpAddr>) -> anyhow::Result<Conn> {
+        let stream = match source {
+            None => TcpStream::connect(addr).await,
+            Some(source) => {
+                let socket = if source.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+                socket.bind(SocketAddr::new(source, 0)).with_context(|| format!("binding to {source}"))?;
+                socket.connect(addr).await
+            }
+        };
+        let stream = stream.with_context(|| format!("connecting to {addr}"))?;
         stream.set_nodelay(true)?;
         Ok(Conn { stream, read: BytesMut::with_capacity(READ_CHUNK), write: Vec::with_capacity(16 * 1024) })
     }

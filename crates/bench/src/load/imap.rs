@@ -16,7 +16,7 @@ use super::conn::Conn;
 use super::message::Message;
 use anyhow::{Context, bail, ensure};
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -73,6 +73,8 @@ const FLAGGED: u32 = 3;
 #[derive(Clone)]
 pub struct Mix {
     pub addr: SocketAddr,
+    /// The clients' own address; `None`: the system's choice.
+    pub source: Option<IpAddr>,
     /// Concurrent clients; client k uses account k only.
     pub clients: usize,
     pub accounts: Arc<[String]>,
@@ -145,7 +147,7 @@ impl Mix {
 
     async fn session(&self, account: &str, n: usize, result: &mut MixResult) -> anyhow::Result<()> {
         let began = Instant::now();
-        let mut client = Client::connect(self.addr).await?;
+        let mut client = Client::connect(self.addr, self.source).await?;
         result.connect_latencies.push(began.elapsed());
         let mut timed = |op: Op, began: Instant| result.latencies[op as usize].push(began.elapsed());
 
@@ -243,7 +245,7 @@ pub async fn idle_sessions(
         let account = accounts[i % accounts.len()].clone();
         let password = password.to_owned();
         opening.spawn(async move {
-            let mut client = Client::connect(addr).await.with_context(|| format!("idle session {}", i + 1))?;
+            let mut client = Client::connect(addr, None).await.with_context(|| format!("idle session {}", i + 1))?;
             client.command(Op::Login, &format!("LOGIN \"{account}\" \"{password}\"")).await?;
             client.command(Op::Select, "SELECT INBOX").await?;
             anyhow::Ok(IdleSession { _client: client })
@@ -278,8 +280,8 @@ struct Client {
 }
 
 impl Client {
-    async fn connect(addr: SocketAddr) -> anyhow::Result<Client> {
-        let mut client = Client { conn: Conn::connect(addr).await?, next_tag: 1 };
+    async fn connect(addr: SocketAddr, source: Option<IpAddr>) -> anyhow::Result<Client> {
+        let mut client = Client { conn: Conn::connect(addr, source).await?, next_tag: 1 };
         let greeting = client.conn.read_line().await?;
         if !greeting.starts_with(b"* OK") {
             bail!("greeting: {:?}", String::from_utf8_lossy(&greeting).trim_end());

@@ -68,7 +68,7 @@ impl Retrieval {
     }
 
     async fn session(&self, account: &str) -> anyhow::Result<Retrieved> {
-        let mut conn = Conn::connect(self.addr).await?;
+        let mut conn = Conn::connect(self.addr, None).await?;
         status(&mut conn, "greeting").await?;
         conn.write.extend_from_slice(b"CAPA\r\n");
         conn.flush().await?;

@@ -11,7 +11,7 @@
 use super::conn::Conn;
 use super::message::Message;
 use anyhow::{Context, bail};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::task::JoinSet;
@@ -31,6 +31,8 @@ pub enum Dialect {
 #[derive(Clone)]
 pub struct Delivery {
     pub addr: SocketAddr,
+    /// The clients' own address; `None`: the system's choice.
+    pub source: Option<IpAddr>,
     pub dialect: Dialect,
     pub connections: usize,
     pub messages: usize,
@@ -86,7 +88,7 @@ impl Delivery {
     }
 
     async fn session(&self, connection: usize, share: usize) -> anyhow::Result<()> {
-        let mut session = Session::start(self.addr, self.dialect).await?;
+        let mut session = Session::start(self.addr, self.source, self.dialect).await?;
         if let Some(auth) = &self.auth {
             // Not pipelined: what may follow depends on the answer.
             session.command(auth, Expect::Authenticated).await?;
@@ -159,8 +161,8 @@ struct Session {
 }
 
 impl Session {
-    async fn start(addr: SocketAddr, dialect: Dialect) -> anyhow::Result<Session> {
-        let conn = Conn::connect(addr).await?;
+    async fn start(addr: SocketAddr, source: Option<IpAddr>, dialect: Dialect) -> anyhow::Result<Session> {
+        let conn = Conn::connect(addr, source).await?;
         let mut session = Session { conn, pipelining: false, pending: Vec::with_capacity(8), reply: String::new() };
         session.pending.push(Expect::Greeting);
         session.sync().await?;

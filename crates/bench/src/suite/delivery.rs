@@ -45,6 +45,7 @@ pub(super) async fn run(settings: &Settings, servers: &Servers) -> anyhow::Resul
         let mut lmtp_row = Row::new(LMTP_WORKLOAD, concurrency, target);
         let delivery = |addr, dialect| Delivery {
             addr,
+            source: None,
             dialect,
             connections: concurrency,
             messages,

@@ -53,6 +53,7 @@ pub(super) async fn run(settings: &Settings, servers: &Servers) -> anyhow::Resul
     let total = n_accounts * settings.imap_messages as usize;
     let fill = |addr: SocketAddr| Delivery {
         addr,
+        source: None,
         dialect: Dialect::Lmtp,
         connections: FILL_CONNECTIONS,
         messages: total,
@@ -64,6 +65,7 @@ pub(super) async fn run(settings: &Settings, servers: &Servers) -> anyhow::Resul
     };
     let mix = |addr: SocketAddr, clients: usize, duration: Duration, min_sessions: usize| Mix {
         addr,
+        source: None,
         clients,
         accounts: accounts.clone(),
         password: PASSWORD.to_owned(),

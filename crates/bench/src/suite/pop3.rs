@@ -25,6 +25,7 @@ pub(super) async fn run(settings: &Settings, servers: &Servers) -> anyhow::Resul
     let total = settings.pop3_accounts * settings.pop3_messages;
     let fill = |addr: SocketAddr| Delivery {
         addr,
+        source: None,
         dialect: Dialect::Lmtp,
         connections: FILL_CONNECTIONS,
         messages: total,

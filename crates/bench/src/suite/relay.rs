@@ -66,6 +66,7 @@ pub(super) async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<Ve
         let run = Run { messages, expected: Delivery::per_account(messages, concurrency), recipients };
         let delivery = |addr, auth| Delivery {
             addr,
+            source: None,
             dialect: Dialect::Smtp,
             connections: concurrency,
             messages,

@@ -7,9 +7,11 @@ use super::conn::{Conn, ConnError};
 use super::error::LinkError;
 use super::frame::{self, Kind};
 use super::handshake::{self, HandshakeError, SUPPORTED_VERSIONS};
+use super::mailbox::{MailboxError, MailboxOp, MailboxReply};
 use super::message::{
     AdminError, AdminOperation, AdminReply, DeliverRequest, Request, Response, decode_response, encode_request,
 };
+use bytes::Bytes;
 use queue::Outcome;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -108,6 +110,33 @@ impl LinkClient {
         }
     }
 
+    /// Remote mailbox access (CM-26): `body` only for an import; the
+    /// answer's body holds fetched message bytes. The outer error is the
+    /// link's (a peer of protocol version 1 gives [`LinkError::Unsupported`]
+    /// without anything being sent), the inner one the operation's.
+    pub async fn mailbox(
+        &self,
+        peer: SocketAddr,
+        op: MailboxOp,
+        body: Bytes,
+    ) -> Result<(Result<MailboxReply, MailboxError>, Bytes), LinkError> {
+        let name = op.name();
+        tracing::debug!(target: "cluster::mailbox", peer = %peer, op = name, account = %op.account(), size = body.len(), "sending a mailbox operation");
+        match self.request(peer, &Request::Mailbox { op, body }).await {
+            Ok(Response::Mailbox { result, body }) => {
+                if let Err(e) = &result {
+                    tracing::debug!(target: "cluster::mailbox", peer = %peer, op = name, error = %e, "mailbox operation refused");
+                }
+                Ok((result, body))
+            }
+            Ok(other) => Err(unexpected(peer, &other)),
+            Err(e) => {
+                tracing::warn!(target: "cluster::mailbox", peer = %peer, op = name, error = %e, "mailbox operation failed on the link");
+                Err(e)
+            }
+        }
+    }
+
     /// The connection cache's counters for `peer`.
     pub fn stats(&self, peer: SocketAddr) -> CacheStats {
         self.inner.cache.stats(peer)
@@ -124,6 +153,10 @@ impl LinkClient {
             return Err(LinkError::TooLarge { size: body.len(), max: frame::MAX_BODY });
         }
         if let Some(mut conn) = self.inner.cache.take(peer) {
+            if let Err(e) = knows(&conn, request) {
+                self.inner.cache.put(peer, conn);
+                return Err(e);
+            }
             match self.exchange(&mut conn, &meta, &body).await {
                 Ok(response) => {
                     self.inner.cache.put(peer, conn);
@@ -136,6 +169,10 @@ impl LinkClient {
             }
         }
         let mut conn = self.connect(peer).await?;
+        if let Err(e) = knows(&conn, request) {
+            self.inner.cache.put(peer, conn);
+            return Err(e);
+        }
         match self.exchange(&mut conn, &meta, &body).await {
             Ok(response) => {
                 self.inner.cache.put(peer, conn);
@@ -202,8 +239,19 @@ impl LinkClient {
             let reason = format!("response to request {} while waiting for {id}", frame.request_id);
             return Err(Failure { error: LinkError::Protocol { peer, reason }, maybe_performed: true });
         }
-        decode_response(&frame.meta)
+        decode_response(&frame.meta, frame.body)
             .map_err(|e| Failure { error: LinkError::Protocol { peer, reason: e.to_string() }, maybe_performed: true })
+    }
+}
+
+/// A request goes only on a connection whose version knows it, so an older
+/// peer never has to decode what it cannot.
+fn knows(conn: &Conn, request: &Request) -> Result<(), LinkError> {
+    let needed = request.min_version();
+    if conn.version >= needed {
+        Ok(())
+    } else {
+        Err(LinkError::Unsupported { peer: conn.peer, request: request.name(), version: conn.version, needed })
     }
 }
 

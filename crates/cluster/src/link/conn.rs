@@ -32,11 +32,20 @@ pub struct Conn {
     pub peer: SocketAddr,
     /// The id of the last request sent on (or received from) this connection.
     pub last_request_id: u64,
+    /// The protocol version the handshake agreed on (1 until then).
+    pub version: u16,
 }
 
 impl Conn {
     pub fn new(stream: TcpStream, peer: SocketAddr) -> Conn {
-        Conn { stream, buf: BytesMut::with_capacity(INITIAL_BUFFER), stage: Stage::Handshake, peer, last_request_id: 0 }
+        Conn {
+            stream,
+            buf: BytesMut::with_capacity(INITIAL_BUFFER),
+            stage: Stage::Handshake,
+            peer,
+            last_request_id: 0,
+            version: 1,
+        }
     }
 
     #[cfg(test)]

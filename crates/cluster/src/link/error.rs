@@ -26,6 +26,12 @@ pub enum LinkError {
     /// The peer is up but does not serve this kind of request now.
     #[error("cluster member {peer} cannot serve the request: {reason}")]
     Unavailable { peer: SocketAddr, reason: String },
+    /// The connection's protocol version does not know the request: the
+    /// peer runs an older build. Nothing was sent.
+    #[error(
+        "cluster member {peer} speaks link protocol version {version}, which has no {request} requests (needs {needed})"
+    )]
+    Unsupported { peer: SocketAddr, request: &'static str, version: u16, needed: u16 },
     /// The message can never travel over the link.
     #[error("message of {size} bytes exceeds the link's limit of {max} bytes")]
     TooLarge { size: usize, max: usize },

@@ -6,7 +6,8 @@
 //! u64 BE  request id (0 during the handshake)
 //! u32 BE  meta length m
 //! m bytes meta: the message, postcard-encoded
-//! rest    body: message bytes, raw (only deliveries and submissions)
+//! rest    body: message bytes, raw (deliveries, submissions, imports,
+//!         fetch answers)
 //! ```
 //!
 //! The length is checked against the limit of the frame's kind before a
@@ -26,8 +27,10 @@ pub const MAX_META: usize = 1 << 20;
 pub const MAX_HANDSHAKE_FRAME: usize = 4 << 10;
 /// A request: meta plus a body.
 pub const MAX_REQUEST_FRAME: usize = HEAD_LEN - 4 + MAX_META + MAX_BODY;
-/// A response carries no body.
-pub const MAX_RESPONSE_FRAME: usize = HEAD_LEN - 4 + MAX_META;
+/// The largest body of a response: fetched message bytes (version 2).
+pub const MAX_RESPONSE_BODY: usize = super::mailbox::MAX_FETCH_BYTES as usize;
+/// A response: meta plus, for a fetch, message bytes.
+pub const MAX_RESPONSE_FRAME: usize = HEAD_LEN - 4 + MAX_META + MAX_RESPONSE_BODY;
 
 /// What a frame holds; the value is the byte on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

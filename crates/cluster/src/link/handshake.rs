@@ -28,7 +28,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
 /// Versions this build speaks, oldest first; the highest common one wins.
-pub const SUPPORTED_VERSIONS: &[u16] = &[1];
+/// Version 2 added remote mailbox access (`mailbox.rs`).
+pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2];
 /// "RKLK": tells a stray client (or a member of another product) apart at
 /// once.
 const MAGIC: u32 = 0x524b_4c4b;
@@ -157,6 +158,7 @@ pub async fn client(conn: &mut Conn, secret: &ClusterSecret, versions: &[u16]) -
     match frame.kind {
         Kind::Welcome => {
             conn.established();
+            conn.version = challenge.version;
             Ok(challenge.version)
         }
         Kind::Refused => Err(HandshakeError::ProofRejected),
@@ -196,6 +198,7 @@ pub async fn server(conn: &mut Conn, secret: &ClusterSecret, versions: &[u16]) -
     }
     send(conn, Kind::Welcome, &()).await?;
     conn.established();
+    conn.version = version;
     Ok(version)
 }
 

@@ -7,10 +7,15 @@
 //! the wire format, so it needs a new protocol version (see `handshake`).
 //! The test `wire_format_is_stable` pins the encoding of version 1.
 //!
-//! Extension point: remote mailbox access (CM-26) will be new `Request`
-//! variants (open, fetch, append... on an account another member has open),
-//! logged under `cluster::mailbox`, added together with protocol version 2.
+//! Version 2 added remote mailbox access (CM-26, `mailbox.rs`): one new
+//! `Request` variant and one new `Response` variant, each appended, so
+//! every version 1 encoding is unchanged. A request is sent only on a
+//! connection whose negotiated version knows it ([`Request::min_version`]);
+//! a peer that receives a request of a kind it does not know (a newer
+//! member's) answers [`Response::Unavailable`] and keeps the connection
+//! ([`unknown_request`]) instead of failing to decode it.
 
+use super::mailbox::{MailboxError, MailboxOp, MailboxReply};
 use bytes::Bytes;
 use queue::{Envelope, Outcome};
 use serde::{Deserialize, Serialize};
@@ -44,15 +49,26 @@ pub enum Request {
     Submit(DeliverRequest),
     /// An administrative operation (CM-24).
     Admin(AdminOperation),
+    /// Remote mailbox access (CM-26, version 2); `body` only for imports.
+    Mailbox { op: MailboxOp, body: Bytes },
 }
 
 impl Request {
+    /// The lowest protocol version that knows this request.
+    pub fn min_version(&self) -> u16 {
+        match self {
+            Request::Mailbox { .. } => 2,
+            _ => 1,
+        }
+    }
+
     /// Whether sending it twice does no harm, so a broken connection may be
     /// replaced and the request sent again without asking the caller.
     pub fn is_idempotent(&self) -> bool {
         match self {
             Request::Ping => true,
             Request::Admin(operation) => operation.is_read_only(),
+            Request::Mailbox { op, .. } => op.is_idempotent(),
             Request::Deliver(_) | Request::Submit(_) => false,
         }
     }
@@ -63,6 +79,7 @@ impl Request {
             Request::Deliver(_) => "deliver",
             Request::Submit(_) => "submit",
             Request::Admin(_) => "admin",
+            Request::Mailbox { .. } => "mailbox",
         }
     }
 }
@@ -121,8 +138,14 @@ impl AdminOperation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AdminReply {
     Done,
-    /// A JSON document (account information, an API answer).
+    /// A JSON document (account information).
     Json(String),
+    /// The answer to an [`AdminOperation::Api`] call: its HTTP status and
+    /// JSON body, passed on to the caller as they are.
+    Api {
+        status: u16,
+        json: String,
+    },
 }
 
 /// A failed admin operation, as the performing member reports it.
@@ -148,6 +171,23 @@ pub enum Response {
     /// The peer could not handle the request at all (it does not serve that
     /// kind of request, or its handler is gone).
     Unavailable(String),
+    /// The answer to [`Request::Mailbox`] (version 2); `body` carries the
+    /// fetched message bytes and travels raw as the frame's body.
+    Mailbox {
+        result: Result<MailboxReply, MailboxError>,
+        #[serde(skip)]
+        body: Bytes,
+    },
+}
+
+impl Response {
+    /// The bytes that travel raw after the meta.
+    pub(crate) fn body(&self) -> Bytes {
+        match self {
+            Response::Mailbox { body, .. } => body.clone(),
+            _ => Bytes::new(),
+        }
+    }
 }
 
 /// The meta of a request frame: the request without its body.
@@ -157,6 +197,43 @@ enum RequestMeta {
     Deliver { account: AccountName, delivery_id: u128, envelope: Envelope },
     Submit { account: AccountName, delivery_id: u128, envelope: Envelope },
     Admin(AdminOperation),
+    Mailbox(MailboxOp),
+}
+
+/// How many variants [`RequestMeta`] has in this build: a request whose
+/// first varint (the variant's index) is at or above it comes from a
+/// newer member.
+const KNOWN_REQUESTS: u32 = 5;
+/// How many variants [`MailboxOp`] has in this build.
+const KNOWN_MAILBOX_OPS: u32 = 17;
+
+/// Names the kind of request a newer member sent that this build does not
+/// know, from the variant indexes at the start of the meta; `None` when
+/// the kind is known (the meta may still be malformed).
+pub(crate) fn unknown_request(meta: &[u8]) -> Option<String> {
+    let (kind, rest) = varint(meta)?;
+    if kind >= KNOWN_REQUESTS {
+        return Some(format!("request kind {kind} is not supported by this member"));
+    }
+    if kind == 4 {
+        let (op, _) = varint(rest)?;
+        if op >= KNOWN_MAILBOX_OPS {
+            return Some(format!("mailbox operation {op} is not supported by this member"));
+        }
+    }
+    None
+}
+
+/// A postcard varint (LEB128) `u32` and the bytes after it.
+fn varint(bytes: &[u8]) -> Option<(u32, &[u8])> {
+    let mut value: u32 = 0;
+    for (i, byte) in bytes.iter().enumerate().take(5) {
+        value |= u32::from(byte & 0x7f).checked_shl(7 * i as u32)?;
+        if byte & 0x80 == 0 {
+            return Some((value, &bytes[i + 1..]));
+        }
+    }
+    None
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -187,6 +264,7 @@ pub(crate) fn encode_request(request: &Request) -> Result<(Vec<u8>, Bytes), post
             (postcard::to_stdvec(&meta)?, d.body.clone())
         }
         Request::Admin(op) => (postcard::to_stdvec(&RequestMeta::Admin(op.clone()))?, Bytes::new()),
+        Request::Mailbox { op, body } => (postcard::to_stdvec(&RequestMeta::Mailbox(op.clone()))?, body.clone()),
     };
     Ok((meta, body))
 }
@@ -204,6 +282,8 @@ pub(crate) fn decode_request(meta: &[u8], body: Bytes) -> Result<Request, Decode
     match meta {
         RequestMeta::Ping => no_body(Request::Ping),
         RequestMeta::Admin(op) => no_body(Request::Admin(op)),
+        RequestMeta::Mailbox(op) if op.takes_body() => Ok(Request::Mailbox { op, body }),
+        RequestMeta::Mailbox(op) => no_body(Request::Mailbox { op, body: Bytes::new() }),
         RequestMeta::Deliver { account, delivery_id, envelope } => {
             Ok(Request::Deliver(DeliverRequest { account, delivery_id, envelope, body }))
         }
@@ -217,8 +297,13 @@ pub(crate) fn encode_response(response: &Response) -> Result<Vec<u8>, postcard::
     postcard::to_stdvec(response)
 }
 
-pub(crate) fn decode_response(meta: &[u8]) -> Result<Response, DecodeError> {
-    postcard::from_bytes(meta).map_err(|e| DecodeError { what: "response", reason: e.to_string() })
+pub(crate) fn decode_response(meta: &[u8], body: Bytes) -> Result<Response, DecodeError> {
+    let response = postcard::from_bytes(meta).map_err(|e| DecodeError { what: "response", reason: e.to_string() })?;
+    match response {
+        Response::Mailbox { result, .. } => Ok(Response::Mailbox { result, body }),
+        other if body.is_empty() => Ok(other),
+        _ => Err(DecodeError { what: "response", reason: "unexpected body".into() }),
+    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,10 @@ use super::config::{ClusterSecret, LinkConfig};
 use super::conn::{Conn, ConnError};
 use super::frame::Kind;
 use super::handshake::{self, HandshakeError, SUPPORTED_VERSIONS};
+use super::mailbox::{MailboxError, MailboxOp, MailboxReply};
 use super::message::{
     AdminError, AdminOperation, AdminReply, DeliverRequest, Request, Response, decode_request, encode_response,
+    unknown_request,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -31,6 +33,17 @@ pub trait LinkHandler: Send + Sync + 'static {
     async fn submit(&self, peer: SocketAddr, request: DeliverRequest) -> Vec<Outcome>;
     /// An administrative operation (CM-24).
     async fn admin(&self, peer: SocketAddr, operation: AdminOperation) -> Result<AdminReply, AdminError>;
+    /// Remote mailbox access (CM-26): the reply and the message bytes that
+    /// go with it (at most [`super::frame::MAX_RESPONSE_BODY`]). By default
+    /// a member serves none.
+    async fn mailbox(
+        &self,
+        _peer: SocketAddr,
+        op: MailboxOp,
+        _body: Bytes,
+    ) -> (Result<MailboxReply, MailboxError>, Bytes) {
+        (Err(MailboxError::Refused(format!("this member does not serve {} operations", op.name()))), Bytes::new())
+    }
 }
 
 /// What the accept loop and the connection tasks are told.
@@ -252,15 +265,26 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, mut con
             },
             _ = control.changed() => return,
         };
-        let request = match decode_request(&frame.meta, frame.body) {
-            Ok(request) => request,
+        conn.last_request_id = frame.request_id;
+        let response = match decode_request(&frame.meta, frame.body) {
+            // A newer member's request: the frame was whole, so the stream
+            // is still in step; say no and keep the connection.
+            Err(_) if let Some(reason) = unknown_request(&frame.meta) => {
+                tracing::warn!(target: "cluster::link", reason, "unsupported request from a newer member");
+                Response::Unavailable(reason)
+            }
             Err(e) => {
                 tracing::error!(target: "cluster::link", error = %e, "closing the connection");
                 return;
             }
+            Ok(request) if request.min_version() > conn.version => {
+                let reason =
+                    format!("{} requests need link protocol version {}", request.name(), request.min_version());
+                tracing::warn!(target: "cluster::link", version = conn.version, reason, "request above the agreed version");
+                Response::Unavailable(reason)
+            }
+            Ok(request) => handle(&shared, peer, request).await,
         };
-        conn.last_request_id = frame.request_id;
-        let response = handle(&shared, peer, request).await;
         let meta = match encode_response(&response) {
             Ok(meta) => meta,
             Err(e) => {
@@ -268,8 +292,8 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, mut con
                 return;
             }
         };
-        let no_body = Bytes::new();
-        let write = conn.write_frame(Kind::Response, frame.request_id, &meta, &no_body);
+        let body = response.body();
+        let write = conn.write_frame(Kind::Response, frame.request_id, &meta, &body);
         match tokio::time::timeout(shared.request_timeout, write).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
@@ -307,6 +331,23 @@ async fn handle(shared: &Shared, peer: SocketAddr, request: Request) -> Response
                 tracing::debug!(target: "cluster::admin", error = %e, "remote admin operation failed");
             }
             Response::Admin(result)
+        }
+        Request::Mailbox { op, body } => {
+            let (name, account) = (op.name(), op.account().clone());
+            tracing::debug!(target: "cluster::mailbox", %account, op = name, size = body.len(), "remote mailbox operation");
+            let (result, body) = shared.handler.mailbox(peer, op, body).await;
+            match &result {
+                Err(e) => {
+                    tracing::debug!(target: "cluster::mailbox", %account, op = name, error = %e, "remote mailbox operation failed")
+                }
+                Ok(_) if body.len() > super::frame::MAX_RESPONSE_BODY => {
+                    tracing::error!(target: "cluster::mailbox", %account, op = name, size = body.len(), "handler answered with too many bytes");
+                    let reason = format!("answer of {} bytes exceeds the link's limit", body.len());
+                    return Response::Mailbox { result: Err(MailboxError::Failed(reason)), body: Bytes::new() };
+                }
+                Ok(_) => {}
+            }
+            Response::Mailbox { result, body }
         }
     }
 }

@@ -50,7 +50,7 @@ async fn authenticated(peer: SocketAddr) -> Conn {
     let mut conn = Conn::new(stream, peer);
     let version =
         handshake::client(&mut conn, &ClusterSecret::new(SECRET.as_bytes()), SUPPORTED_VERSIONS).await.unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     conn
 }
 
@@ -97,7 +97,7 @@ async fn a_well_formed_request_is_answered_with_its_id() {
     conn.write_frame(frame::Kind::Request, 42, &meta, &body).await.unwrap();
     let response = conn.read_frame().await.unwrap();
     assert_eq!(response.request_id, 42);
-    assert_eq!(message::decode_response(&response.meta).unwrap(), Response::Pong);
+    assert_eq!(message::decode_response(&response.meta, response.body).unwrap(), Response::Pong);
     assert_eq!(handler.calls.load(Ordering::SeqCst), 0, "a ping is answered by the link");
 }
 

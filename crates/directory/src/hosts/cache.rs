@@ -8,6 +8,12 @@
 //! tells the frontend sooner; it then calls [`CachedHosts::invalidate`].
 //! Unknown accounts are cached too, so a spammer's run of made-up
 //! recipients costs one look-up each per TTL, not one per attempt.
+//!
+//! The answer is the *effective* host: an account recorded on a server
+//! that another member has adopted is served by that member. The table of
+//! adoptions (a handful of server entries) is read as a whole and kept
+//! for [`HostCacheLimits::server_ttl`], so an adoption reaches every
+//! member within that time without a look-up per account.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -16,20 +22,23 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use types::{AccountName, DomainName};
 
-use super::{HostDirectory, Progress};
+use super::{AdoptionError, Adoptions, HostDirectory, Progress};
 use crate::Result;
 
 /// How long an answer is kept, and how many are.
 #[derive(Debug, Clone, Copy)]
 pub struct HostCacheLimits {
     pub ttl: Duration,
-    /// Zero disables the cache.
+    /// Zero disables the cache of accounts (not that of adoptions).
     pub capacity: usize,
+    /// How long the table of adopted servers is kept: how soon an
+    /// adoption or a release is seen by this member.
+    pub server_ttl: Duration,
 }
 
 impl Default for HostCacheLimits {
     fn default() -> Self {
-        Self { ttl: Duration::from_secs(5), capacity: 100_000 }
+        Self { ttl: Duration::from_secs(5), capacity: 100_000, server_ttl: Duration::from_secs(2) }
     }
 }
 
@@ -40,6 +49,9 @@ pub struct CachedHosts<H> {
     inner: H,
     limits: HostCacheLimits,
     state: Mutex<State>,
+    adoptions: Mutex<Option<(Adoptions, Instant)>>,
+    /// One re-read of the adoptions at a time; the others wait for it.
+    adoptions_refresh: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -71,7 +83,13 @@ impl State {
 
 impl<H: HostDirectory> CachedHosts<H> {
     pub fn new(inner: H, limits: HostCacheLimits) -> Self {
-        Self { inner, limits, state: Mutex::new(State::default()) }
+        Self {
+            inner,
+            limits,
+            state: Mutex::new(State::default()),
+            adoptions: Mutex::new(None),
+            adoptions_refresh: tokio::sync::Mutex::new(()),
+        }
     }
 
     pub fn inner(&self) -> &H {
@@ -97,6 +115,12 @@ impl<H: HostDirectory> CachedHosts<H> {
     /// [`HostDirectory::host_server`] as of `now`; tests pass their own
     /// clock.
     pub(crate) async fn host_server_at(&self, account: &AccountName, now: Instant) -> Result<Option<DomainName>> {
+        let Some(recorded) = self.recorded_host_at(account, now).await? else { return Ok(None) };
+        Ok(Some(self.serving_at(&recorded, now).await?))
+    }
+
+    /// The `hostServer` recorded for `account`, adoptions not applied.
+    async fn recorded_host_at(&self, account: &AccountName, now: Instant) -> Result<Option<DomainName>> {
         if let Some(host) = self.cached(account, now) {
             return Ok(host);
         }
@@ -104,6 +128,55 @@ impl<H: HostDirectory> CachedHosts<H> {
         let host = self.inner.host_server(account).await?;
         self.insert(account, host.clone(), now);
         Ok(host)
+    }
+
+    /// The member serving `server`'s name: its adopter, or itself.
+    /// Adoptions are one hop (see the `hosts` module), so one look-up.
+    pub(crate) async fn serving_at(&self, server: &DomainName, now: Instant) -> Result<DomainName> {
+        let adoptions = self.adoptions_at(now).await?;
+        Ok(adoptions.get(server).cloned().unwrap_or_else(|| server.clone()))
+    }
+
+    async fn adoptions_at(&self, now: Instant) -> Result<Adoptions> {
+        if let Some(fresh) = self.fresh_adoptions(now) {
+            return Ok(fresh);
+        }
+        let _refresh = self.adoptions_refresh.lock().await;
+        // Another caller may have refreshed while this one waited.
+        if let Some(fresh) = self.fresh_adoptions(now) {
+            return Ok(fresh);
+        }
+        match self.inner.adoptions().await {
+            Ok(adoptions) => {
+                *self.adoptions.lock() = Some((adoptions.clone(), now));
+                Ok(adoptions)
+            }
+            Err(error) => {
+                // Keep routing by the last table rather than failing every
+                // look-up while the directory is away; ask again after one
+                // server TTL, not on every call.
+                let mut kept = self.adoptions.lock();
+                match kept.as_mut() {
+                    Some((adoptions, fetched_at)) => {
+                        tracing::warn!(target: "directory::hosts", %error, "cannot re-read adopted servers; using the last known table");
+                        *fetched_at = now;
+                        Ok(adoptions.clone())
+                    }
+                    None => Err(error),
+                }
+            }
+        }
+    }
+
+    fn fresh_adoptions(&self, now: Instant) -> Option<Adoptions> {
+        let kept = self.adoptions.lock();
+        let (adoptions, fetched_at) = kept.as_ref()?;
+        (now.saturating_duration_since(*fetched_at) < self.limits.server_ttl).then(|| adoptions.clone())
+    }
+
+    /// Forgets the table of adoptions: the next look-up reads it again.
+    pub fn invalidate_adoptions(&self) {
+        *self.adoptions.lock() = None;
     }
 
     fn cached(&self, account: &AccountName, now: Instant) -> Option<Option<DomainName>> {
@@ -155,6 +228,22 @@ impl<H: HostDirectory> HostDirectory for CachedHosts<H> {
     async fn restore(&self, server: &DomainName, progress: Progress<'_>) -> Result<usize> {
         let result = self.inner.restore(server, progress).await;
         self.state.lock().clear();
+        result
+    }
+
+    async fn adoptions(&self) -> Result<Adoptions> {
+        self.inner.adoptions().await
+    }
+
+    async fn adopt(&self, server: &DomainName, by: &DomainName) -> Result<(), AdoptionError> {
+        let result = self.inner.adopt(server, by).await;
+        self.invalidate_adoptions();
+        result
+    }
+
+    async fn release(&self, server: &DomainName) -> Result<DomainName, AdoptionError> {
+        let result = self.inner.release(server).await;
+        self.invalidate_adoptions();
         result
     }
 }

@@ -79,6 +79,20 @@ impl Connection {
         }
     }
 
+    /// A new bound connection for the caller alone, outside the shared
+    /// one: an LDAP transaction belongs to its connection, so each
+    /// transaction in flight needs its own. Closed when the last handle
+    /// is dropped.
+    pub async fn open_dedicated(&self) -> Result<Ldap, LdapError> {
+        self.open().await
+    }
+
+    /// The limit on each request; ldap3 applies a timeout to one request
+    /// only, so callers with their own handles set it on each.
+    pub fn operation_timeout(&self) -> Duration {
+        self.endpoint.operation_timeout
+    }
+
     async fn handle(&self) -> Result<(u64, Ldap), LdapError> {
         let mut current = self.current.lock().await;
         if let Some((generation, ldap)) = current.as_mut()
@@ -143,7 +157,14 @@ pub(super) fn result_code(error: &LdapError) -> Option<u32> {
 
 /// LDAP result codes the back-end tells apart (RFC 4511 appendix A).
 pub(super) mod rc {
+    pub const PROTOCOL_ERROR: u32 = 2;
+    pub const UNAVAILABLE_CRITICAL_EXTENSION: u32 = 12;
+    pub const UNDEFINED_ATTRIBUTE_TYPE: u32 = 17;
     pub const NO_SUCH_OBJECT: u32 = 32;
+    pub const UNWILLING_TO_PERFORM: u32 = 53;
+    pub const OBJECT_CLASS_VIOLATION: u32 = 65;
     pub const NOT_ALLOWED_ON_NON_LEAF: u32 = 66;
     pub const ENTRY_ALREADY_EXISTS: u32 = 68;
+    /// RFC 4528: the entry does not match the assertion control's filter.
+    pub const ASSERTION_FAILED: u32 = 122;
 }

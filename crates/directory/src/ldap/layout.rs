@@ -19,6 +19,8 @@ pub(super) const QUOTA: &str = "rookeryQuotaBytes";
 pub(super) const ALIAS_TARGET: &str = "rookeryAliasTarget";
 pub(super) const HOST_SERVER: &str = "hostServer";
 pub(super) const OLD_HOST_SERVER: &str = "oldHostServer";
+pub(super) const SERVER_CLASS: &str = "rookeryServer";
+pub(super) const SERVED_BY: &str = "rookeryServedBy";
 pub(super) const PASSWORD: &str = "userPassword";
 pub(super) const CREATED: &str = "createTimestamp";
 /// The scheme tag of OpenLDAP's argon2 module, whose values are the same
@@ -32,11 +34,22 @@ pub(super) const ACCOUNT_ATTRIBUTES: [&str; 3] = [ADDRESS, QUOTA, CREATED];
 #[derive(Debug, Clone)]
 pub(super) struct Layout {
     domains: String,
+    servers: String,
 }
 
 impl Layout {
     pub fn new(base_dn: &str) -> Self {
-        Self { domains: format!("ou=domains,{base_dn}") }
+        Self { domains: format!("ou=domains,{base_dn}"), servers: format!("ou=servers,{base_dn}") }
+    }
+
+    /// The container of the cluster members' server entries.
+    pub fn servers_dn(&self) -> &str {
+        &self.servers
+    }
+
+    /// A server's entry, named by its main domain (CM-2).
+    pub fn server_dn(&self, server: &DomainName) -> String {
+        format!("cn={},{}", dn_escape(server.as_str()), self.servers)
     }
 
     /// The container of all domains.

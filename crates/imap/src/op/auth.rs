@@ -144,6 +144,10 @@ impl ImapSession {
         }
         let account = match self.services.store.account(&record.name).await {
             Ok(account) => account,
+            Err(store::StoreError::Frozen(_)) => {
+                tracing::info!(target: "imap", "account is being moved");
+                return self.no(out, tag, "[UNAVAILABLE] account is being moved, try again later");
+            }
             Err(e) => {
                 tracing::error!(target: "imap", error = %e, "cannot open account");
                 return self.no(out, tag, "[UNAVAILABLE] account is unavailable, try again later");

@@ -152,3 +152,17 @@ proptest! {
         prop_assert_eq!(parse(&input), Parsed::Complete { len: header.len(), client: addr("192.0.2.1:40000") });
     }
 }
+
+#[test]
+fn a_v2_header_with_the_ssl_tlv_says_the_client_used_tls() {
+    use ppp::v2::{Builder, Command, Protocol, Type, Version};
+    let addresses = (addr("192.0.2.1:40000").unwrap(), addr("192.0.2.2:143").unwrap());
+    let builder = || Builder::with_addresses(Version::Two | Command::Proxy, Protocol::Stream, addresses);
+    let with_ssl = builder().write_tlv(Type::SSL, &[0x01, 0, 0, 0, 0]).unwrap().build().unwrap();
+    assert!(client_used_tls(&with_ssl));
+    // The TLV present but without PP2_CLIENT_SSL: no TLS on the client's leg.
+    let without_flag = builder().write_tlv(Type::SSL, &[0x00, 0, 0, 0, 0]).unwrap().build().unwrap();
+    assert!(!client_used_tls(&without_flag));
+    assert!(!client_used_tls(&builder().build().unwrap()));
+    assert!(!client_used_tls(b"PROXY TCP4 192.0.2.1 192.0.2.2 40000 143\r\n"));
+}

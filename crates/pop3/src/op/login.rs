@@ -56,6 +56,11 @@ impl Pop3Session {
         }
         let handle = match self.services.store.account(&account).await {
             Ok(handle) => handle,
+            Err(store::StoreError::Frozen(_)) => {
+                tracing::info!(target: "pop3", "account is being moved");
+                write_err(out, Some(ResponseCode::SysTemp), "account is being moved, try again later");
+                return Step::Continue;
+            }
             Err(e) => {
                 tracing::error!(target: "pop3", error = %e, "cannot open account");
                 write_err(out, Some(ResponseCode::SysTemp), "mailbox is unavailable, try again later");

@@ -59,8 +59,9 @@ async fn the_host_server_names_the_service_address_and_invalidate_asks_again() {
     ]);
     let lookup = DirectoryBackends::new(Arc::new(CachedHosts::new(hosts, HostCacheLimits::default())), servers);
 
-    assert_eq!(lookup.backend(&name("alice@shared.example"), Protocol::Imap).await.unwrap(), Some(sv1_imap));
-    assert_eq!(lookup.backend(&name("alice@shared.example"), Protocol::Imap).await.unwrap(), Some(sv1_imap));
+    let sv1 = Some(Backend::There(sv1_imap));
+    assert_eq!(lookup.backend(&name("alice@shared.example"), Protocol::Imap).await.unwrap(), sv1);
+    assert_eq!(lookup.backend(&name("alice@shared.example"), Protocol::Imap).await.unwrap(), sv1);
     assert_eq!(lookups.load(Ordering::SeqCst), 1, "the second answer is cached");
     lookup.invalidate(&name("alice@shared.example"));
     lookup.backend(&name("alice@shared.example"), Protocol::Imap).await.unwrap();
@@ -77,6 +78,27 @@ async fn the_host_server_names_the_service_address_and_invalidate_asks_again() {
 async fn a_static_table_answers_per_account_and_protocol() {
     let addr: SocketAddr = "127.0.0.2:143".parse().unwrap();
     let lookup = StaticBackends::new().with(name("alice@x.example"), Protocol::Imap, addr);
-    assert_eq!(lookup.backend(&name("alice@x.example"), Protocol::Imap).await.unwrap(), Some(addr));
+    assert_eq!(lookup.backend(&name("alice@x.example"), Protocol::Imap).await.unwrap(), Some(Backend::There(addr)));
     assert_eq!(lookup.backend(&name("alice@x.example"), Protocol::Pop3).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_symmetric_member_serves_its_own_accounts_here_and_proxies_the_others() {
+    let hosts = Hosts::default();
+    hosts.hosts.lock().unwrap().insert(name("alice@shared.example"), domain("sv1.example"));
+    hosts.hosts.lock().unwrap().insert(name("bob@shared.example"), domain("sv2.example"));
+    let sv2_pop3: SocketAddr = "10.0.0.2:110".parse().unwrap();
+    let servers = HashMap::from([((domain("sv2.example"), Protocol::Pop3), sv2_pop3)]);
+    let lookup = DirectoryBackends::new(Arc::new(CachedHosts::new(hosts, HostCacheLimits::default())), servers)
+        .hosting(domain("sv1.example"));
+
+    // Its own accounts need no service address: they never leave.
+    assert_eq!(lookup.backend(&name("alice@shared.example"), Protocol::Pop3).await.unwrap(), Some(Backend::Here));
+    assert_eq!(
+        lookup.backend(&name("bob@shared.example"), Protocol::Pop3).await.unwrap(),
+        Some(Backend::There(sv2_pop3))
+    );
+    // No host recorded: the member's locator takes it as its own, and the
+    // local session answers for it (a wrong password if it is unknown).
+    assert_eq!(lookup.backend(&name("old@shared.example"), Protocol::Pop3).await.unwrap(), Some(Backend::Here));
 }

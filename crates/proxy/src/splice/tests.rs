@@ -22,9 +22,13 @@ async fn an_imap_session_idling_for_29_minutes_is_not_cut() {
 #[tokio::test]
 async fn a_splice_stays_up_while_bytes_move_and_ends_after_silence() {
     let (addr, seen) = scripted_backend("", vec![]).await;
-    let from =
-        ClientAddrs { client: "127.0.0.9:1".parse().unwrap(), frontend: "127.0.0.1:2".parse().unwrap(), tls: false };
-    let backend = BackendConn::connect(addr, from, Duration::from_secs(5)).await.unwrap();
+    let from = ClientAddrs {
+        client: "127.0.0.9:1".parse().unwrap(),
+        frontend: "127.0.0.1:2".parse().unwrap(),
+        tls: false,
+        proxied_by: None,
+    };
+    let backend = BackendConn::connect(addr, None, from, Duration::from_secs(5)).await.unwrap();
     let (client, server) = tokio::io::duplex(4096);
     let idle = Duration::from_millis(400);
     let early = BytesMut::from("early\n");

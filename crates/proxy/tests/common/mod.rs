@@ -87,7 +87,16 @@ pub async fn frontend(
     let (shutdown_tx, shutdown) = watch::channel(false);
     let mut addrs = Vec::new();
     for protocol in [Protocol::Imap, Protocol::Pop3, Protocol::Submission] {
-        let listener = tokio::net::TcpListener::bind("127.0.0.3:0").await.expect("bind");
+        let busy: &'static [u8] = b"busy\r\n";
+        let listener = net::Listener::bind(
+            "127.0.0.3:0".parse().expect("address"),
+            "proxy",
+            net::TlsMode::Off,
+            net::ListenerLimits::default(),
+            busy,
+        )
+        .await
+        .expect("bind");
         addrs.push(listener.local_addr().expect("local addr"));
         tokio::spawn(frontend.clone().serve(protocol, listener, shutdown.clone()));
     }

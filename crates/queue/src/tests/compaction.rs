@@ -29,6 +29,39 @@ async fn drained_segments_are_deleted() {
     runner.stop().await;
 }
 
+/// Once everything is delivered and the queue is idle, no message is left
+/// on disk (CM-15: a frontend keeps no account data), and the ids issued
+/// so far are never issued again, across a restart too.
+#[tokio::test]
+async fn a_drained_idle_spool_keeps_no_message_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Arc::new(Queue::open(config(dir.path())).unwrap());
+    let runner = Runner::start(&queue, Scripted::new(|_, _| Outcome::Delivered));
+    let mut last = QueueId(0);
+    for n in 0..20 {
+        let body = Bytes::from(format!("Subject: secret-{n}\r\n\r\nfor carol@shared.test\r\n"));
+        last = queue.enqueue(envelope(&["carol@shared.test"]), body).await.unwrap();
+    }
+    let on_disk = |needle: &str| {
+        segment_numbers(dir.path()).iter().any(|n| {
+            let bytes = std::fs::read(spool::segment_path(dir.path(), *n)).unwrap();
+            bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        })
+    };
+    eventually("the spool is scrubbed", || {
+        queue.list().is_empty() && spool_bytes(dir.path()) == spool::SEGMENT_HEADER_LEN && !on_disk("carol@shared.test")
+    })
+    .await;
+    assert!(!on_disk("secret-"));
+    // The empty spool still knows which ids were issued: after a restart
+    // the next message gets a new one.
+    runner.stop().await;
+    drop(queue);
+    let reopened = Queue::open(config(dir.path())).unwrap();
+    let next = reopened.enqueue(envelope(&["dave@shared.test"]), body_for(1)).await.unwrap();
+    assert!(next > last, "{next:?} after {last:?}");
+}
+
 #[tokio::test]
 async fn compaction_keeps_the_live_messages_of_mostly_dead_segments() {
     let dir = tempfile::tempdir().unwrap();

@@ -36,6 +36,47 @@ pub struct OutboundSection {
     /// §4.5.3.2 suggests minutes; the end of data gets twice this).
     #[serde(with = "humantime_serde")]
     pub command_timeout: Duration,
+    /// Logins at servers that want one (a provider's relay host), by the
+    /// server's name as routes, relay and forward_to give it.
+    pub logins: BTreeMap<String, Login>,
+}
+
+/// `[outbound.logins."relay.example.net"]`: AUTH PLAIN (or LOGIN) after
+/// STARTTLS; never sent without TLS except to a loopback address.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub user: String,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A file whose first line is the password (kept out of the config).
+    #[serde(default)]
+    pub password_file: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login").field("user", &self.user).field("password_file", &self.password_file).finish()
+    }
+}
+
+impl Login {
+    fn password(&self, host: &str) -> anyhow::Result<String> {
+        let key = format!("outbound.logins.{host:?}");
+        match (&self.password, &self.password_file) {
+            (Some(password), None) => Ok(password.clone()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("{key}.password_file {}: {e}", path.display()))?;
+                let password = text.lines().next().unwrap_or_default().to_owned();
+                if password.is_empty() {
+                    anyhow::bail!("{key}.password_file {} is empty", path.display());
+                }
+                Ok(password)
+            }
+            _ => anyhow::bail!("{key}: set exactly one of password and password_file"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -61,6 +102,7 @@ impl Default for OutboundSection {
             connections_per_destination: 4,
             idle_timeout: Duration::from_secs(10),
             command_timeout: Duration::from_secs(300),
+            logins: BTreeMap::new(),
         }
     }
 }
@@ -77,9 +119,25 @@ impl OutboundSection {
         }
     }
 
+    /// Each login's password, read now: a missing password file is a
+    /// start-up error naming its key, not a failed delivery later.
+    pub fn check_logins(&self) -> anyhow::Result<()> {
+        for (host, login) in &self.logins {
+            login.password(host)?;
+        }
+        Ok(())
+    }
+
     /// The client and pool settings, saying `helo_name` in EHLO.
-    pub fn client(&self, helo_name: &str) -> (smtp_client::ClientConfig, smtp_client::PoolLimits) {
+    pub fn client(
+        &self,
+        helo_name: &str,
+    ) -> anyhow::Result<(smtp_client::ClientConfig, smtp_client::PoolLimits)> {
         let mut client = smtp_client::ClientConfig::new(helo_name);
+        for (host, login) in &self.logins {
+            let credentials = smtp_client::Credentials { user: login.user.clone(), password: login.password(host)? };
+            client.logins.insert(host.to_ascii_lowercase(), credentials);
+        }
         client.tls_policy = match self.tls {
             TlsMode::Opportunistic => smtp_client::TlsPolicy::Opportunistic,
             TlsMode::Required => smtp_client::TlsPolicy::Required,
@@ -98,6 +156,6 @@ impl OutboundSection {
             max_idle_per_destination: self.connections_per_destination,
             max_messages_per_connection: 1000,
         };
-        (client, limits)
+        Ok((client, limits))
     }
 }

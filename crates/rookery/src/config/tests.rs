@@ -27,3 +27,70 @@ fn durations_parse() {
     let c: Config = toml::from_str("[queue]\nretry_schedule = [\"10s\", \"2m\"]\n").unwrap();
     assert_eq!(c.queue.retry_schedule, vec![Duration::from_secs(10), Duration::from_secs(120)]);
 }
+
+/// Loads `text` as a config file and returns the whole error chain.
+fn load_error(text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).unwrap();
+    format!("{:#}", Config::load(Some(&path)).unwrap_err())
+}
+
+const LDAP: &str = "[directory]\nkind = \"ldap\"\nurl = \"ldap://127.0.0.1:389\"\nbase_dn = \"dc=test\"\n";
+const LINK: &str =
+    "[cluster.link]\naddress = \"127.0.0.2:4090\"\nallow = []\nsecret = \"a long enough cluster secret\"\n";
+
+#[test]
+fn cluster_errors_name_their_key() {
+    let cases = [
+        ("[cluster]\nrole = \"backend\"\n".to_owned(), "directory.kind"),
+        (format!("{LDAP}[cluster]\nrole = \"backend\"\n"), "cluster.link"),
+        ("[directory]\nkind = \"ldap\"\nbase_dn = \"dc=test\"\n".to_owned(), "directory.url"),
+        (format!("{LDAP}[cluster]\nrole = \"leader\"\n"), "role"),
+        (format!("{LDAP}[cluster]\nrole = \"backend\"\nserver_name = \"a b\"\n{LINK}"), "cluster.server_name"),
+        (
+            format!("{LDAP}[cluster]\nrole = \"backend\"\nfrontends = [\"fe.test\"]\n{LINK}"),
+            "cluster.frontends: \"fe.test\" is not in cluster.members",
+        ),
+        (
+            format!(
+                "{LDAP}[cluster]\nrole = \"backend\"\n[cluster.members]\n\"bad name\" = \"127.0.0.3:4090\"\n{LINK}"
+            ),
+            "cluster.members.\"bad name\"",
+        ),
+        (
+            format!(
+                "{LDAP}[cluster]\nrole = \"frontend\"\n[cluster.services.\"sv 1\"]\nimap = \"127.0.0.3:143\"\n{LINK}"
+            ),
+            "cluster.services.\"sv 1\"",
+        ),
+        (
+            format!("{LDAP}[cluster]\nrole = \"backend\"\n{LINK}[outbound]\nforward_to = [\"*\"]\n"),
+            "outbound.forward_to",
+        ),
+        (
+            format!("{LDAP}[cluster]\nrole = \"backend\"\n[cluster.link]\naddress = \"127.0.0.2:4090\"\nallow = []\n"),
+            "cluster.link.secret",
+        ),
+        ("[cluster.services.\"sv1.test\"]\nimaps = \"127.0.0.3:993\"\n".to_owned(), "imaps"),
+        ("[log]\nfilter = \"info,cluster::admin=loud\"\n".to_owned(), "log.filter"),
+    ];
+    for (text, key) in cases {
+        let err = load_error(&text);
+        assert!(err.contains(key), "expected {key:?} in the error for\n{text}\ngot: {err}");
+    }
+}
+
+#[test]
+fn each_cluster_log_target_takes_its_own_level() {
+    let text = "[log]\nfilter = \"warn,cluster::delivery=info,cluster::admin=debug,cluster::mailbox=trace\"\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).unwrap();
+    let config = Config::load(Some(&path)).unwrap();
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.filter).unwrap();
+    let shown = filter.to_string();
+    for directive in ["cluster::delivery=info", "cluster::admin=debug", "cluster::mailbox=trace"] {
+        assert!(shown.contains(directive), "{shown}");
+    }
+}

@@ -19,6 +19,7 @@ fn keywords() {
         "STARTTLS",
         "ENHANCEDSTATUSCODES",
         "CHUNKING",
+        "AUTH PLAIN LOGIN CRAM-MD5",
     ]);
     assert_eq!(
         all,
@@ -30,8 +31,13 @@ fn keywords() {
             smtputf8: true,
             starttls: true,
             enhanced_status_codes: true,
+            auth_plain: true,
+            auth_login: true,
         }
     );
+    let login_only = ehlo(&["mx", "AUTH LOGIN"]);
+    assert!(login_only.auth_login && !login_only.auth_plain);
+    assert!(!ehlo(&["mx", "AUTH CRAM-MD5"]).auth_plain);
     assert_eq!(ehlo(&["mx.example.com"]), Extensions { esmtp: true, ..Extensions::default() });
     assert_eq!(ehlo(&["mx", "SIZE"]).size, Some(0));
     assert!(ehlo(&["mx", "pipelining"]).pipelining);

@@ -80,6 +80,17 @@ impl SmtpSession {
                 return;
             }
         };
+        let hops = received::hops(&body);
+        if hops > self.config.max_hops {
+            // RFC 5321 §6.3: a loop; refusing it now stops it at once.
+            tracing::info!(target: "smtp::data", %id, hops, "mail loop: too many Received headers");
+            let reply = Reply::new(554, "5.4.6", format!("too many hops ({hops} Received headers): a mail loop"));
+            let n_replies = if self.is_lmtp() { transaction.accepted.len() } else { 1 };
+            for _ in 0..n_replies {
+                reply.write(out);
+            }
+            return;
+        }
         if self.is_lmtp() {
             self.deliver_lmtp(*transaction, &body, &id, out).await;
         } else if self.every_recipient_is_full(&transaction, body.len() as u64).await {

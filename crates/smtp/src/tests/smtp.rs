@@ -200,6 +200,27 @@ async fn data_terminator_split_at_every_offset() {
 }
 
 #[tokio::test]
+async fn a_message_with_too_many_hops_is_a_loop_and_refused() {
+    let world = World::new().await;
+    let config = SmtpConfig { max_hops: 5, ..config(Role::Mx) };
+    let mut client = Client::greeted(&world, config, remote_peer()).await;
+    // Four earlier hops and ours: at the limit, accepted.
+    let trace = |n: usize| "Received: from relay.example by next.example; Mon, 1 Jan 2024 00:00:00 +0000\r\n".repeat(n);
+    client.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n").await;
+    let accepted = client.codes(&format!("{}Subject: four hops\r\n\r\nhi\r\n.\r\n", trace(4))).await;
+    assert_eq!(accepted, ["250 2.0.0"]);
+    // One more: a loop, refused with the hop count, and nothing queued.
+    client.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n").await;
+    let refused = client.send(&format!("{}Subject: five hops\r\n\r\nhi\r\n.\r\n", trace(5))).await;
+    assert!(refused.starts_with("554 5.4.6 too many hops (6 Received headers)"), "{refused}");
+    assert_eq!(world.queue().list().len(), 1);
+    // Received lines in the body are not hops.
+    client.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n").await;
+    let body_only = client.codes(&format!("Subject: quoted\r\n\r\n{}.\r\n", trace(9))).await;
+    assert_eq!(body_only, ["250 2.0.0"]);
+}
+
+#[tokio::test]
 async fn size_limit_mid_data() {
     let world = World::new().await;
     let config = SmtpConfig { max_message_size: 5_000, ..config(Role::Mx) };

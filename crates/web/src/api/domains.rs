@@ -3,17 +3,41 @@ use crate::{AdminServices, ApiError};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use directory::DomainRecord;
 use std::sync::Arc;
 use types::DomainName;
 
-pub async fn list(State(s): State<Arc<AdminServices>>) -> Result<Json<Vec<DomainName>>, ApiError> {
-    Ok(Json(s.directory.domains().await?))
+/// Every domain, with the member it is local to (`server`, absent for a
+/// Shared Domain or on a single server).
+pub async fn list(State(s): State<Arc<AdminServices>>) -> Result<Json<Vec<DomainRecord>>, ApiError> {
+    Ok(Json(s.directory.domain_records().await?))
 }
 
+/// On a single server every domain is its own. In a cluster, `shared`
+/// makes a Shared Domain known to every member at once (they share the
+/// directory, CM-3); otherwise the domain is local to this member, which
+/// then alone hosts its accounts (CM-1).
 pub async fn add(State(s): State<Arc<AdminServices>>, Json(body): Json<NewDomain>) -> Result<StatusCode, ApiError> {
     let domain = DomainName::parse(&body.name)?;
-    s.directory.add_domain(&domain).await?;
-    tracing::info!(target: "web::admin", %domain, "domain added");
+    match (&s.cluster, body.shared) {
+        (None, true) => {
+            return Err(ApiError::BadRequest(
+                "a shared domain needs a cluster: this server is not a member of one ([cluster] role)".into(),
+            ));
+        }
+        (None, false) | (Some(_), true) => s.directory.add_domain(&domain).await?,
+        (Some(cluster), false) if !cluster.hosts_accounts() => {
+            return Err(ApiError::BadRequest(format!(
+                "this member is a frontend and hosts no domain of its own: add {domain} as a shared domain \
+                 (--shared) or on the backend it belongs to"
+            )));
+        }
+        (Some(cluster), false) => {
+            let me = DomainName::parse(&cluster.server_name())?;
+            s.directory.add_local_domain(&domain, &me).await?;
+        }
+    }
+    tracing::info!(target: "web::admin", %domain, shared = body.shared, "domain added");
     Ok(StatusCode::CREATED)
 }
 

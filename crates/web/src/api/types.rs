@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Serialize, Deserialize)]
 pub struct NewDomain {
     pub name: String,
+    /// A Shared Domain, served by the whole cluster (CM-3); otherwise, in
+    /// a cluster, a domain local to the member that adds it.
+    #[serde(default)]
+    pub shared: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -14,6 +18,10 @@ pub struct NewAccount {
     /// Bytes; absent or null: unlimited.
     #[serde(default)]
     pub quota_bytes: Option<u64>,
+    /// In a cluster, the backend that is to host the account (its main
+    /// domain, CM-2); absent: the member the call is made to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

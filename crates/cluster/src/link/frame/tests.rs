@@ -54,7 +54,8 @@ fn two_frames_in_one_buffer() {
 #[test]
 fn encoder_refuses_oversized() {
     assert!(encode_head(Kind::Request, 1, b"", MAX_BODY + MAX_META + 1).is_err());
-    assert!(encode_head(Kind::Response, 1, b"", MAX_META + 1).is_err());
+    assert!(encode_head(Kind::Response, 1, b"", MAX_META + MAX_RESPONSE_BODY + 1).is_err());
+    assert!(encode_head(Kind::Response, 1, b"", MAX_RESPONSE_BODY).is_ok(), "a full fetch answer");
     assert!(encode_head(Kind::Hello, 0, &[0; MAX_HANDSHAKE_FRAME], 0).is_err());
 }
 

@@ -73,7 +73,7 @@ impl HostDirectory for FakeHosts {
 }
 
 fn limits(ttl_secs: u64, capacity: usize) -> HostCacheLimits {
-    HostCacheLimits { ttl: Duration::from_secs(ttl_secs), capacity }
+    HostCacheLimits { ttl: Duration::from_secs(ttl_secs), capacity, server_ttl: Duration::from_secs(2) }
 }
 
 #[test]

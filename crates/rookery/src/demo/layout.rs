@@ -1,0 +1,225 @@
+//! Who is where in the demo cluster: each member on its own loopback
+//! address, every member on the same ports (the base port plus the usual
+//! last digits, so IMAP is on base+143), the directory on the first
+//! member's address.
+
+use anyhow::{Context, bail};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+
+/// A service of a member and its port offset from the base port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Smtp,
+    Submission,
+    Lmtp,
+    Pop3,
+    Imap,
+    Admin,
+    Link,
+}
+
+impl Service {
+    pub const ALL: [Service; 7] = [
+        Service::Smtp,
+        Service::Submission,
+        Service::Lmtp,
+        Service::Pop3,
+        Service::Imap,
+        Service::Admin,
+        Service::Link,
+    ];
+
+    fn offset(self) -> u16 {
+        match self {
+            Service::Smtp => 25,
+            Service::Submission => 587,
+            Service::Lmtp => 24,
+            Service::Pop3 => 110,
+            Service::Imap => 143,
+            Service::Admin => 80,
+            Service::Link => 44,
+        }
+    }
+
+    /// The config section of the service's listener.
+    pub fn section(self) -> &'static str {
+        match self {
+            Service::Smtp => "smtp",
+            Service::Submission => "submission",
+            Service::Lmtp => "lmtp",
+            Service::Pop3 => "pop3",
+            Service::Imap => "imap",
+            Service::Admin => "admin",
+            Service::Link => "link",
+        }
+    }
+}
+
+/// The directory's port offset (LDAP's 389).
+const LDAP_OFFSET: u16 = 389;
+/// The largest offset: a base port above `u16::MAX - this` overflows.
+const MAX_OFFSET: u16 = 587;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberRole {
+    Frontend,
+    Backend,
+}
+
+impl MemberRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberRole::Frontend => "frontend",
+            MemberRole::Backend => "backend",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MemberPlan {
+    /// Its main domain and `hostServer` name, e.g. `sv1.example.test`.
+    pub name: String,
+    pub role: MemberRole,
+    pub ip: Ipv4Addr,
+    /// Declared in every config but not started: a backend to add to
+    /// the running cluster later (CM-4).
+    pub spare: bool,
+    base_port: u16,
+    dir: PathBuf,
+}
+
+impl MemberPlan {
+    pub fn addr(&self, service: Service) -> SocketAddr {
+        SocketAddr::V4(SocketAddrV4::new(self.ip, self.base_port + service.offset()))
+    }
+
+    /// `<dir>/<name>/`: the config, the data directory and the log.
+    pub fn home(&self) -> PathBuf {
+        self.dir.join(&self.name)
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.home().join("rookery.toml")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.home().join("data")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.home().join("rookery.log")
+    }
+}
+
+/// The whole cluster, before anything runs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub dir: PathBuf,
+    /// The shared domain of the sample accounts.
+    pub domain: String,
+    pub ldap: SocketAddr,
+    pub members: Vec<MemberPlan>,
+    pub retry_interval: String,
+}
+
+pub struct PlanOptions<'a> {
+    pub dir: &'a Path,
+    pub domain: &'a str,
+    pub first_address: Ipv4Addr,
+    pub base_port: u16,
+    pub frontends: usize,
+    pub backends: usize,
+    pub spare_backends: usize,
+    pub retry_interval: &'a str,
+}
+
+impl Plan {
+    pub fn new(options: &PlanOptions) -> anyhow::Result<Plan> {
+        if !options.first_address.is_loopback() {
+            bail!("--first-address {} is not a loopback address (127.x.x.x)", options.first_address);
+        }
+        if options.base_port.checked_add(MAX_OFFSET.max(LDAP_OFFSET)).is_none() || options.base_port == 0 {
+            bail!(
+                "--base-port {} leaves no room for its services (at most {})",
+                options.base_port,
+                u16::MAX - MAX_OFFSET
+            );
+        }
+        let total = options.frontends + options.backends + options.spare_backends;
+        let first = u32::from(options.first_address);
+        let last = first.checked_add(total as u32).filter(|l| Ipv4Addr::from(*l).is_loopback());
+        last.context("the members' addresses run past 127.255.255.255; choose a lower --first-address")?;
+        let ip = |i: usize| Ipv4Addr::from(first + i as u32);
+        let mut members = Vec::with_capacity(total);
+        for i in 0..options.frontends {
+            members.push((format!("fe{}", i + 1), MemberRole::Frontend, false));
+        }
+        for i in 0..options.backends + options.spare_backends {
+            members.push((format!("sv{}", i + 1), MemberRole::Backend, i >= options.backends));
+        }
+        let members = members
+            .into_iter()
+            .enumerate()
+            .map(|(i, (label, role, spare))| MemberPlan {
+                name: format!("{label}.{}", options.domain),
+                role,
+                ip: ip(i),
+                spare,
+                base_port: options.base_port,
+                dir: options.dir.to_owned(),
+            })
+            .collect();
+        Ok(Plan {
+            dir: options.dir.to_owned(),
+            domain: options.domain.to_owned(),
+            ldap: SocketAddr::V4(SocketAddrV4::new(options.first_address, options.base_port + LDAP_OFFSET)),
+            members,
+            retry_interval: options.retry_interval.to_owned(),
+        })
+    }
+
+    pub fn frontends(&self) -> impl Iterator<Item = &MemberPlan> {
+        self.members.iter().filter(|m| m.role == MemberRole::Frontend)
+    }
+
+    /// Every backend, spares included.
+    pub fn backends(&self) -> impl Iterator<Item = &MemberPlan> {
+        self.members.iter().filter(|m| m.role == MemberRole::Backend)
+    }
+
+    /// The backends started with the cluster.
+    pub fn running_backends(&self) -> impl Iterator<Item = &MemberPlan> {
+        self.backends().filter(|m| !m.spare)
+    }
+
+    /// Fails, naming the address, when any planned address is taken
+    /// (another demo on the same ones, say): slapd answering on a port
+    /// of someone else's would otherwise look like ours starting.
+    pub fn check_free(&self) -> anyhow::Result<()> {
+        let members = self.members.iter().flat_map(|m| Service::ALL.map(|s| m.addr(s)));
+        for addr in std::iter::once(self.ldap).chain(members) {
+            std::net::TcpListener::bind(addr).with_context(|| {
+                format!("{addr} is not free (another demo? choose another --first-address or --base-port)")
+            })?;
+        }
+        Ok(())
+    }
+
+    pub fn secret_path(&self) -> PathBuf {
+        self.dir.join("cluster.secret")
+    }
+
+    pub fn ldap_password_path(&self) -> PathBuf {
+        self.dir.join("ldap.password")
+    }
+
+    pub fn base_dn(&self) -> String {
+        let labels: Vec<String> = self.domain.split('.').map(|l| format!("dc={l}")).collect();
+        labels.join(",")
+    }
+
+    pub fn bind_dn(&self) -> String {
+        format!("cn=admin,{}", self.base_dn())
+    }
+}

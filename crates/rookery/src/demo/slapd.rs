@@ -1,0 +1,151 @@
+//! The demo's directory: a private OpenLDAP slapd in the demo's directory
+//! with Rookery's schema (built into the binary), configured in
+//! slapd.conf form so that no system-wide slapd state is read or changed.
+//! The base entry is loaded with `slapadd` before the first start. slapd
+//! runs in the foreground (`-d 0`), so it stays the demo's child and its
+//! start-up errors reach its log.
+
+use super::layout::Plan;
+use anyhow::{Context, bail};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const SCHEMA: &str = include_str!("../../../../schema/rookery.schema");
+/// slapd answers within tens of milliseconds; this covers a loaded machine.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What `spawn` needs: the config written and the database loaded.
+pub struct Prepared {
+    pub dir: PathBuf,
+    pub addr: SocketAddr,
+    slapd: PathBuf,
+}
+
+/// Writes the schema, the config (root DN password from the plan's
+/// password file) and the database with its base entry.
+pub async fn prepare(plan: &Plan, password: &str) -> anyhow::Result<Prepared> {
+    let slapd = find_binary("slapd")?;
+    let slapadd = find_binary("slapadd")?;
+    let dir = plan.dir.join("slapd");
+    std::fs::create_dir_all(dir.join("data")).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(dir.join("rookery.schema"), SCHEMA)?;
+    super::write_private(&dir.join("slapd.conf"), &config(plan, &dir, password))?;
+    let first_label = plan.domain.split('.').next().unwrap_or("rookery");
+    let base = format!(
+        "dn: {}\nobjectClass: dcObject\nobjectClass: organization\ndc: {first_label}\no: Rookery demo\n",
+        plan.base_dn()
+    );
+    std::fs::write(dir.join("base.ldif"), base)?;
+    let output = tokio::process::Command::new(&slapadd)
+        .arg("-q")
+        .arg("-f")
+        .arg(dir.join("slapd.conf"))
+        .arg("-l")
+        .arg(dir.join("base.ldif"))
+        .output()
+        .await
+        .with_context(|| format!("running {}", slapadd.display()))?;
+    if !output.status.success() {
+        bail!("slapadd failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim());
+    }
+    Ok(Prepared { dir, addr: plan.ldap, slapd })
+}
+
+/// Starts slapd and waits until it answers an LDAP bind.
+pub async fn spawn(prepared: &Prepared) -> anyhow::Result<tokio::process::Child> {
+    let log_path = prepared.dir.join("slapd.log");
+    let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+    let mut child = tokio::process::Command::new(&prepared.slapd)
+        .arg("-d")
+        .arg("0")
+        .arg("-h")
+        .arg(format!("ldap://{}/", prepared.addr))
+        .arg("-f")
+        .arg(prepared.dir.join("slapd.conf"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", prepared.slapd.display()))?;
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    loop {
+        if answers_bind(prepared.addr).await {
+            return Ok(child);
+        }
+        let exited = child.try_wait()?.is_some();
+        if exited || tokio::time::Instant::now() > deadline {
+            let _ = child.kill().await;
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            bail!("slapd on {} did not start (is the address in use?):\n{}", prepared.addr, log.trim());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn config(plan: &Plan, dir: &Path, password: &str) -> String {
+    let modules = ["/usr/lib/ldap", "/usr/lib/x86_64-linux-gnu/ldap", "/usr/lib/aarch64-linux-gnu/ldap"]
+        .into_iter()
+        .find(|path| Path::new(path).join("back_mdb.la").exists() || Path::new(path).join("back_mdb.so").exists())
+        .unwrap_or("/usr/lib/ldap");
+    let dir = dir.display();
+    let (base, admin) = (plan.base_dn(), plan.bind_dn());
+    format!(
+        "include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include {dir}/rookery.schema
+pidfile {dir}/slapd.pid
+argsfile {dir}/slapd.args
+modulepath {modules}
+moduleload back_mdb
+loglevel none
+
+database mdb
+maxsize 1073741824
+suffix \"{base}\"
+rootdn \"{admin}\"
+rootpw {password}
+directory {dir}/data
+limits dn.exact=\"{admin}\" size=unlimited time=unlimited
+index objectClass eq
+index uid eq
+index rookeryAddress eq
+index rookeryAliasTarget eq
+index hostServer eq
+index oldHostServer eq
+"
+    )
+}
+
+/// Sends an anonymous LDAPv3 bind and waits for any LDAP message back: an
+/// open port alone does not mean slapd has opened its database.
+async fn answers_bind(addr: SocketAddr) -> bool {
+    // SEQUENCE { messageID 1, [APPLICATION 0] { version 3, name "", simple "" } }
+    const ANONYMOUS_BIND: [u8; 14] =
+        [0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00];
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        stream.write_all(&ANONYMOUS_BIND).await.ok()?;
+        let mut first = [0u8; 1];
+        stream.read_exact(&mut first).await.ok()?;
+        (first[0] == 0x30).then_some(())
+    };
+    matches!(tokio::time::timeout(Duration::from_secs(2), attempt).await, Ok(Some(())))
+}
+
+/// slapd and slapadd live in /usr/sbin, which is not on every PATH.
+fn find_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .with_context(|| {
+            format!("{name} not found: the demo runs a private OpenLDAP server; install the Debian package slapd (apt-get install slapd)")
+        })
+}

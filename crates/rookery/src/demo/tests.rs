@@ -1,0 +1,155 @@
+//! The commented configs in `examples/` are real configs: each parses with
+//! the config loader (unknown keys are errors), and the demo's renderings
+//! of them load and validate, so neither can rot.
+
+use super::layout::{MemberRole, Plan, PlanOptions, Service};
+use super::render;
+use crate::config::{Config, Role};
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+fn plan(dir: &Path) -> Plan {
+    let plan = Plan::new(&PlanOptions {
+        dir,
+        domain: "example.test",
+        first_address: Ipv4Addr::new(127, 0, 0, 2),
+        base_port: 10000,
+        frontends: 2,
+        backends: 3,
+        spare_backends: 1,
+        retry_interval: "3s",
+    })
+    .unwrap();
+    std::fs::write(plan.secret_path(), "a demo cluster secret of enough bytes\n").unwrap();
+    std::fs::write(plan.ldap_password_path(), "ldap\n").unwrap();
+    plan
+}
+
+/// Every key path of a TOML table (`cluster.link.allow`), with the names
+/// under the maps of members and services left out.
+fn keys(table: &toml::Table, prefix: &str, out: &mut BTreeSet<String>) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        if matches!(prefix, "cluster.members" | "cluster.services") {
+            out.insert(format!("{prefix}.*"));
+            continue;
+        }
+        match value.as_table() {
+            Some(inner) => keys(inner, &path, out),
+            None => {
+                out.insert(path);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_example_loads_with_the_real_config_loader() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("cluster.secret");
+    std::fs::write(&secret, "a cluster secret of enough bytes\n").unwrap();
+    let mut seen = BTreeSet::new();
+    for entry in std::fs::read_dir(examples_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // The file as it is: every key known and well typed.
+        let config: Config = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let expected = match name.as_str() {
+            "frontend" => Role::Frontend,
+            "backend" => Role::Backend,
+            "symmetric" => Role::Symmetric,
+            other => panic!("examples/{other}.toml: no test knows this role"),
+        };
+        assert_eq!(config.cluster.role, expected, "{}", path.display());
+        // Validated as at start-up, with the secret file it names present.
+        let mut table: toml::Table = toml::from_str(&text).unwrap();
+        let link = table["cluster"]["link"].as_table().cloned().unwrap();
+        let mut link = link;
+        link.insert("secret_file".into(), secret.display().to_string().into());
+        table.get_mut("cluster").unwrap().as_table_mut().unwrap().insert("link".into(), link.into());
+        let copy = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&copy, toml::to_string(&table).unwrap()).unwrap();
+        Config::load(Some(&copy)).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+        seen.insert(name);
+    }
+    assert_eq!(seen, BTreeSet::from(["backend".into(), "frontend".into(), "symmetric".into()]));
+}
+
+#[test]
+fn the_demo_renders_the_examples_with_the_same_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan(dir.path());
+    for member in &plan.members {
+        let rendered = render::render(&plan, member).unwrap();
+        let path = dir.path().join(format!("{}.toml", member.name));
+        std::fs::write(&path, &rendered).unwrap();
+        let config = Config::load(Some(&path)).unwrap_or_else(|e| panic!("{}: {e:#}\n{rendered}", member.name));
+
+        let example = match member.role {
+            MemberRole::Frontend => render::FRONTEND_EXAMPLE,
+            MemberRole::Backend => render::BACKEND_EXAMPLE,
+        };
+        let (mut want, mut got) = (BTreeSet::new(), BTreeSet::new());
+        keys(&toml::from_str(example).unwrap(), "", &mut want);
+        keys(&toml::from_str(&rendered).unwrap(), "", &mut got);
+        assert_eq!(got, want, "{}: the rendered config has other keys than its example", member.name);
+
+        assert_eq!(config.server_name(), member.name);
+        assert_eq!(config.imap.listen, vec![member.addr(Service::Imap)]);
+        let link = config.cluster.link.as_ref().unwrap();
+        assert_eq!(link.address, member.addr(Service::Link));
+        // Every other member, spares included, may connect; itself is not listed.
+        assert_eq!(link.allow.len(), plan.members.len() - 1);
+        assert!(!link.allow.contains(&std::net::IpAddr::V4(member.ip)));
+        assert_eq!(config.cluster.members.len(), plan.members.len() - 1);
+        match member.role {
+            MemberRole::Frontend => {
+                assert_eq!(config.cluster.role, Role::Frontend);
+                // Every backend's services, the spare's too (CM-4, CM-22).
+                assert_eq!(config.cluster.services.len(), plan.backends().count());
+                assert!(!config.outbound.enabled, "the demo never sends mail to the Internet");
+                assert!(config.lmtp.listen.is_empty());
+            }
+            MemberRole::Backend => {
+                assert_eq!(config.cluster.role, Role::Backend);
+                assert_eq!(config.outbound.forward_to, vec!["*".to_owned()]);
+                let frontends: Vec<String> = plan.frontends().map(|f| f.ip.to_string()).collect();
+                assert_eq!(config.limits.proxy_protocol_from, frontends);
+            }
+        }
+    }
+}
+
+#[test]
+fn plans_refuse_addresses_and_ports_that_cannot_work() {
+    let dir = Path::new("/nonexistent");
+    let options = |first_address, base_port| PlanOptions {
+        dir,
+        domain: "example.test",
+        first_address,
+        base_port,
+        frontends: 2,
+        backends: 3,
+        spare_backends: 0,
+        retry_interval: "3s",
+    };
+    let err = Plan::new(&options(Ipv4Addr::new(10, 0, 0, 1), 10000)).unwrap_err();
+    assert!(err.to_string().contains("not a loopback"), "{err}");
+    let err = Plan::new(&options(Ipv4Addr::new(127, 0, 0, 2), 65000)).unwrap_err();
+    assert!(err.to_string().contains("--base-port"), "{err}");
+    let err = Plan::new(&options(Ipv4Addr::new(127, 255, 255, 253), 10000)).unwrap_err();
+    assert!(err.to_string().contains("--first-address"), "{err}");
+    let plan = Plan::new(&options(Ipv4Addr::new(127, 0, 0, 2), 10000)).unwrap();
+    let names: Vec<(&str, String)> = plan.members.iter().map(|m| (m.name.as_str(), m.ip.to_string())).collect();
+    assert_eq!(names[0], ("fe1.example.test", "127.0.0.2".to_owned()));
+    assert_eq!(names[4], ("sv3.example.test", "127.0.0.6".to_owned()));
+    assert_eq!(plan.members[2].addr(Service::Imap).to_string(), "127.0.0.4:10143");
+    assert_eq!(plan.ldap.to_string(), "127.0.0.2:10389");
+    assert_eq!(plan.base_dn(), "dc=example,dc=test");
+}

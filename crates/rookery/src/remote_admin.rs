@@ -1,0 +1,102 @@
+//! The admin API's view of the cluster (CM-19, CM-24): which member hosts
+//! an account (the locator) and how a call reaches another member (an
+//! `Api` operation over the cluster link, run there by `MemberHandler`).
+
+use crate::config::Role;
+use async_trait::async_trait;
+use cluster::link::{AdminError, AdminOperation, AdminReply, LinkClient};
+use cluster::{LocateError, Location, Locator};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use types::AccountName;
+use web::ApiError;
+use web::cluster::{ApiAnswer, ApiCall, ClusterAdmin, MemberInfo};
+
+/// How long `members` waits for each ping.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub struct LinkAdmin {
+    client: LinkClient,
+    members: BTreeMap<String, SocketAddr>,
+    locator: Arc<dyn Locator>,
+    role: Role,
+    /// This member's name, left out of `members`.
+    me: String,
+}
+
+impl LinkAdmin {
+    pub fn new(
+        client: LinkClient,
+        members: BTreeMap<String, SocketAddr>,
+        locator: Arc<dyn Locator>,
+        role: Role,
+        me: String,
+    ) -> Self {
+        Self { client, members, locator, role, me }
+    }
+}
+
+#[async_trait]
+impl ClusterAdmin for LinkAdmin {
+    async fn host_of(&self, account: &AccountName) -> Result<Option<String>, ApiError> {
+        match self.locator.locate(account).await {
+            Ok(Location::Here) => Ok(None),
+            Ok(Location::Elsewhere { server }) => Ok(Some(server)),
+            Err(LocateError::Unavailable { reason, .. }) => {
+                Err(ApiError::Unavailable(format!("cannot find the member hosting {account}: {reason}")))
+            }
+        }
+    }
+
+    async fn forward(&self, member: &str, call: ApiCall) -> Result<ApiAnswer, ApiError> {
+        let addr = *self
+            .members
+            .get(member)
+            .ok_or_else(|| ApiError::Unavailable(format!("no cluster address is configured for member {member}")))?;
+        let operation = AdminOperation::Api { method: call.method, path: call.path, json: call.body };
+        let reply = self
+            .client
+            .admin(addr, operation)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("cluster member {member}: {e}")))?;
+        match reply {
+            Ok(AdminReply::Api { status, json }) => Ok(ApiAnswer { status, body: json }),
+            Ok(AdminReply::Json(json)) => Ok(ApiAnswer { status: 200, body: json }),
+            Ok(AdminReply::Done) => Ok(ApiAnswer { status: 204, body: String::new() }),
+            Err(AdminError::NoSuchAccount(what)) => {
+                Err(ApiError::NotFound(format!("{member}: no such account {what}")))
+            }
+            Err(AdminError::AlreadyExists(what)) => Err(ApiError::Conflict(format!("{member}: {what} exists"))),
+            Err(AdminError::Refused(why)) => Err(ApiError::Unavailable(format!("{member} refused: {why}"))),
+            Err(AdminError::Failed(why)) => Err(ApiError::Internal(format!("{member}: {why}"))),
+        }
+    }
+
+    async fn members(&self) -> Vec<MemberInfo> {
+        let mut pings = tokio::task::JoinSet::new();
+        for (name, &addr) in self.members.iter().filter(|(name, _)| **name != self.me) {
+            let (client, name) = (self.client.clone(), name.clone());
+            pings.spawn(async move {
+                let reachable = matches!(tokio::time::timeout(PING_TIMEOUT, client.ping(addr)).await, Ok(Ok(())));
+                MemberInfo { name, link: addr.to_string(), reachable }
+            });
+        }
+        let mut members: Vec<MemberInfo> = pings.join_all().await;
+        members.sort_by(|a, b| a.name.cmp(&b.name));
+        members
+    }
+
+    fn is_member(&self, name: &str) -> bool {
+        name != self.me && self.members.keys().any(|member| member.eq_ignore_ascii_case(name))
+    }
+
+    fn hosts_accounts(&self) -> bool {
+        self.role != Role::Frontend
+    }
+
+    fn server_name(&self) -> String {
+        self.me.clone()
+    }
+}
