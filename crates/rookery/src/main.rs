@@ -10,8 +10,8 @@ mod config;
 mod demo;
 mod first_start;
 mod member;
-mod remote_mailbox;
 mod remote_admin;
+mod remote_mailbox;
 mod serve;
 
 use admin_client::AdminCommand;

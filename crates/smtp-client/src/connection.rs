@@ -108,7 +108,6 @@ impl Connection {
         Ok(connection)
     }
 
-
     async fn greeting(&mut self) -> Result<(), SmtpError> {
         let reply = self.wire.read_reply(Stage::Greeting, self.timeouts.greeting).await?;
         debug!(target: "smtp_client", server = %self.wire.server, reply = %reply, "greeting");

@@ -129,10 +129,7 @@ impl OutboundSection {
     }
 
     /// The client and pool settings, saying `helo_name` in EHLO.
-    pub fn client(
-        &self,
-        helo_name: &str,
-    ) -> anyhow::Result<(smtp_client::ClientConfig, smtp_client::PoolLimits)> {
+    pub fn client(&self, helo_name: &str) -> anyhow::Result<(smtp_client::ClientConfig, smtp_client::PoolLimits)> {
         let mut client = smtp_client::ClientConfig::new(helo_name);
         for (host, login) in &self.logins {
             let credentials = smtp_client::Credentials { user: login.user.clone(), password: login.password(host)? };
