@@ -16,6 +16,8 @@ mod cpu;
 mod dovecot;
 mod load;
 mod memory;
+mod python_sink;
+mod reassign;
 mod report;
 mod rookery;
 mod sink;
@@ -89,6 +91,13 @@ struct Cli {
     /// disk; the target is measured with fsync.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     relay_fsync: bool,
+    /// The SMTP server the relay suite relays to: the bench's own null
+    /// sink, or the aiosmtpd sink of the outbound tests.
+    #[arg(long, value_enum, default_value_t = suite::relay::SinkKind::Bench)]
+    relay_sink: suite::relay::SinkKind,
+    /// Account records of the reassign suite [default: 500000; quick: 5000].
+    #[arg(long)]
+    reassign_accounts: Option<usize>,
     /// Repetitions per point; the table shows their median [default: 3; quick: 1].
     #[arg(long)]
     repetitions: Option<usize>,
@@ -122,6 +131,9 @@ enum SuiteName {
     Relay,
     /// All of the above.
     All,
+    /// Failover in the LDAP directory: reassign and restore of many account
+    /// records against one ldapmodify client, adopt and release (not in `all`).
+    Reassign,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -168,6 +180,7 @@ impl Cli {
                 .unwrap_or_else(|| if quick { vec![1, 8] } else { vec![1, 8, 32] }),
             relay_message_size: self.relay_message_size,
             relay_fsync: self.relay_fsync,
+            relay_sink: self.relay_sink,
             repetitions: pick(self.repetitions, 3, 1),
             message_size: self.message_size,
             rookery_bin,
@@ -182,7 +195,11 @@ impl Cli {
 // servers it measures.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let result = match Cli::parse().settings() {
+    let cli = Cli::parse();
+    if cli.suite == SuiteName::Reassign {
+        return finish(reassign_settings(cli).and_then(|settings| reassign::run(&settings)));
+    }
+    let result = match cli.settings() {
         Ok(settings) => {
             // Dropping the run on ctrl-c drops the server guards, which stop
             // both servers and remove their temporary data.
@@ -193,6 +210,19 @@ async fn main() -> ExitCode {
         }
         Err(error) => Err(error),
     };
+    finish(result)
+}
+
+fn reassign_settings(cli: Cli) -> anyhow::Result<reassign::Settings> {
+    let accounts = cli.reassign_accounts.unwrap_or(if cli.quick { 5_000 } else { 500_000 });
+    let rookery_bin = match cli.rookery_bin {
+        Some(path) => path,
+        None => rookery::default_binary()?,
+    };
+    Ok(reassign::Settings { accounts, rookery_bin })
+}
+
+fn finish(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -48,7 +48,7 @@ pub struct Tally {
 
 impl Tally {
     /// Counts one message for `recipients` with `serial`.
-    fn record(&mut self, recipients: &[String], serial: Option<u64>) {
+    pub(crate) fn record(&mut self, recipients: &[String], serial: Option<u64>) {
         self.messages += 1;
         for recipient in recipients {
             *self.by_recipient.entry(recipient.clone()).or_default() += 1;
@@ -200,7 +200,7 @@ fn scan_data(buffer: &[u8], at_line_start: bool) -> Scan {
 
 /// The serial in a bench Message-ID (`<16 hex digits@...>`), looked for in
 /// the header section of `head`.
-fn bench_serial(head: &[u8]) -> Option<u64> {
+pub(crate) fn bench_serial(head: &[u8]) -> Option<u64> {
     let headers = match memchr::memmem::find(head, b"\r\n\r\n") {
         Some(end) => &head[..end + 2],
         None => head,

@@ -7,7 +7,7 @@ mod delivery;
 mod imap;
 mod imap_proxy;
 mod pop3;
-mod relay;
+pub mod relay;
 
 use crate::dovecot::Dovecot;
 use crate::load::message::Message;
@@ -53,6 +53,8 @@ pub struct Settings {
     pub relay_message_size: usize,
     /// `[store] fsync` of the relay suite's Rookery (off: diagnostic).
     pub relay_fsync: bool,
+    /// Which server takes the relayed mail.
+    pub relay_sink: relay::SinkKind,
     pub repetitions: usize,
     pub message_size: usize,
     /// `None`: Rookery is not measured.

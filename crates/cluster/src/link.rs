@@ -51,7 +51,7 @@ mod server;
 
 pub use cache::CacheStats;
 pub use client::LinkClient;
-pub use config::{ClusterSecret, LinkConfig, LinkConfigError, MIN_SECRET_LEN, SecretText};
+pub use config::{AllowedPeers, ClusterSecret, LinkConfig, LinkConfigError, MIN_SECRET_LEN, SecretText};
 pub use error::LinkError;
 pub use frame::{MAX_BODY, MAX_HANDSHAKE_FRAME, MAX_META, MAX_RESPONSE_BODY};
 pub use handshake::SUPPORTED_VERSIONS;

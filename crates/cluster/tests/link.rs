@@ -356,6 +356,20 @@ async fn an_oversized_handshake_frame_closes_the_connection() {
     assert_eq!(member.calls.load(Ordering::SeqCst), 0);
 }
 
+/// A network on the allow-list lets in a member added later (CM-4) and
+/// still closes the door on addresses outside it.
+#[tokio::test]
+async fn a_network_on_the_allow_list_admits_its_members_only() {
+    let mut server_config = config(MEMBER_B);
+    server_config.allow = vec!["127.0.7.0/24".parse().unwrap()];
+    let (server, member) = start(&server_config).await;
+    let newcomer = LinkClient::new(&config("127.0.7.42"), secret());
+    newcomer.ping(server.local_addr()).await.unwrap();
+    let mut stranger = raw_connection("127.0.8.1", server.local_addr()).await;
+    assert!(read_until_closed(&mut stranger).await.is_empty(), "the server answered a stranger");
+    assert_eq!(member.calls.load(Ordering::SeqCst), 0);
+}
+
 #[tokio::test]
 async fn garbage_instead_of_a_hello_closes_the_connection() {
     let (server, member) = start(&config(MEMBER_B)).await;

@@ -19,6 +19,7 @@ pub use cache::{CachedHosts, HostCacheLimits};
 
 use async_trait::async_trait;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use types::{AccountName, DomainName};
 
@@ -26,6 +27,51 @@ use crate::{DirectoryError, Result};
 
 /// Which member serves which adopted server name: adopted -> adopter.
 pub type Adoptions = BTreeMap<DomainName, DomainName>;
+
+/// A service a member publishes in the directory, so that the others
+/// reach it without a line in their configs (CM-4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServiceKind {
+    Imap,
+    Pop3,
+    Submission,
+    /// The cluster link (CM-5): deliveries and administration.
+    Link,
+}
+
+impl ServiceKind {
+    pub const ALL: [ServiceKind; 4] =
+        [ServiceKind::Imap, ServiceKind::Pop3, ServiceKind::Submission, ServiceKind::Link];
+
+    /// The name in the directory's values (`imap 10.0.0.11:143`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceKind::Imap => "imap",
+            ServiceKind::Pop3 => "pop3",
+            ServiceKind::Submission => "submission",
+            ServiceKind::Link => "link",
+        }
+    }
+
+    /// The kind a directory value names (case-insensitive); `None` for a
+    /// name this version does not know.
+    pub fn parse(name: &str) -> Option<ServiceKind> {
+        ServiceKind::ALL.into_iter().find(|kind| kind.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+impl std::fmt::Display for ServiceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the other members reach one server's services; empty when it
+/// published none.
+pub type ServiceAddresses = BTreeMap<ServiceKind, SocketAddr>;
+
+/// Every server that published its services: server -> addresses.
+pub type PublishedServices = BTreeMap<DomainName, ServiceAddresses>;
 
 /// Why an adoption or a release was refused; every message names the
 /// server concerned.
@@ -99,6 +145,27 @@ pub trait HostDirectory: Send + Sync + 'static {
     async fn release(&self, _server: &DomainName) -> Result<DomainName, AdoptionError> {
         Err(AdoptionError::Unsupported)
     }
+
+    /// Records where the other members reach `server` (CM-4), replacing
+    /// what it published before. A directory without server entries
+    /// cannot say.
+    async fn publish_services(&self, _server: &DomainName, _services: &ServiceAddresses) -> Result<()> {
+        Err(DirectoryError::Backend(
+            "this directory keeps no server entries: publishing services needs the shared LDAP directory".into(),
+        ))
+    }
+
+    /// What `server` published; empty when it published nothing (or the
+    /// directory keeps no server entries).
+    async fn server_services(&self, _server: &DomainName) -> Result<ServiceAddresses> {
+        Ok(ServiceAddresses::new())
+    }
+
+    /// Every server's published services (servers that published nothing
+    /// are left out).
+    async fn published_services(&self) -> Result<PublishedServices> {
+        Ok(PublishedServices::new())
+    }
 }
 
 /// A shared directory serves as the routing table too (the binary keeps
@@ -135,5 +202,17 @@ impl<H: HostDirectory + ?Sized> HostDirectory for Arc<H> {
 
     async fn release(&self, server: &DomainName) -> Result<DomainName, AdoptionError> {
         (**self).release(server).await
+    }
+
+    async fn publish_services(&self, server: &DomainName, services: &ServiceAddresses) -> Result<()> {
+        (**self).publish_services(server, services).await
+    }
+
+    async fn server_services(&self, server: &DomainName) -> Result<ServiceAddresses> {
+        (**self).server_services(server).await
+    }
+
+    async fn published_services(&self) -> Result<PublishedServices> {
+        (**self).published_services().await
     }
 }

@@ -15,7 +15,8 @@
 //!         rookeryAliasTarget: alice@example.com
 //! ou=servers,<base>                                  organizationalUnit
 //!   cn=sv2.example.com,ou=servers,<base>             rookeryServer
-//!         cn, rookeryServedBy (only while another member adopts it)
+//!         cn, rookeryServedBy (only while another member adopts it),
+//!         rookeryService: imap 10.0.0.11:143, link 10.0.0.11:4410 ...
 //! ```
 //!
 //! Why this shape: an account and an alias of one domain are siblings
@@ -40,6 +41,7 @@ mod connection;
 mod hosts;
 mod layout;
 mod search;
+mod services;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -80,8 +82,8 @@ pub struct LdapOptions {
     pub max_concurrent_password_hashes: usize,
     /// Modifies per LDAP transaction in a failover rewrite (reassign,
     /// restore), and how many transactions are in flight, each on its own
-    /// connection. The default batch of 1 uses no transactions: Debian's
-    /// slapd 2.5.13 crashes with them (see `ldap/batch.rs`).
+    /// connection. A batch of 1 uses no transactions (see `ldap/batch.rs`
+    /// for slapd 2.5.13 with `dbnosync`).
     pub rewrite_batch: usize,
     pub rewrite_connections: usize,
 }

@@ -18,7 +18,10 @@ mod hosts;
 mod ldap;
 mod password;
 pub use embedded::{EmbeddedDirectory, EmbeddedOptions};
-pub use hosts::{AdoptionError, Adoptions, CachedHosts, HostCacheLimits, HostDirectory, Progress};
+pub use hosts::{
+    AdoptionError, Adoptions, CachedHosts, HostCacheLimits, HostDirectory, Progress, PublishedServices,
+    ServiceAddresses, ServiceKind,
+};
 pub use ldap::{LdapDirectory, LdapOptions};
 
 /// One account as the directory knows it.

@@ -1,8 +1,11 @@
 //! Failover in the LDAP directory against a real private slapd: reassign
-//! and restore, their rerun after an interruption, records changed behind
-//! their back, the opt-in LDAP-transaction path (ignored: Debian's slapd
-//! 2.5.13 crashes with it), and adoption of one server's name by another
-//! member with its errors.
+//! and restore one record at a time and in LDAP transactions (several in
+//! flight), their rerun after an interruption, records changed behind
+//! their back, and adoption of one server's name by another member with
+//! its errors.
+//!
+//! slapd runs durable here (no `dbnosync`): Debian's slapd 2.5.13
+//! segfaults with transactions on a `dbnosync` database.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -128,12 +131,8 @@ async fn reassign_and_restore_keep_every_rule() {
     reassign_and_restore(1).await;
 }
 
-/// The same over LDAP transactions of 50 modifies, 4 in flight. Ignored:
-/// Debian 12's slapd 2.5.13 segfaults within seconds of this (see
-/// `src/ldap/batch.rs`); run it against another slapd with
-/// `cargo nextest run -p directory --test ldap_failover --run-ignored all`.
+/// The same over LDAP transactions of 50 modifies, 4 in flight.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "slapd 2.5.13 (Debian 12) segfaults with LDAP transactions"]
 async fn reassign_and_restore_in_transactions() {
     reassign_and_restore(50).await;
 }
@@ -184,12 +183,12 @@ async fn reassign_and_restore(batch: usize) {
 async fn a_reassign_cut_off_by_a_slapd_crash_is_finished_by_running_it_again() {
     let mut slapd = start_slapd().await;
     with_domain(&slapd).await;
-    let d = directory(&slapd, 1).await;
+    let d = directory(&slapd, 40).await;
     let (sv2, sv3) = (domain("sv2.example.com"), domain("sv3.example.com"));
     bulk_add(&slapd, "a", 600, "sv2.example.com").await;
 
-    // After the first records are written, slapd dies (SIGKILL): what it
-    // committed stays.
+    // After the first committed transaction, slapd dies (SIGKILL): the
+    // transactions in flight are lost whole, the committed ones stay.
     let mut killed_at = None;
     let first = d
         .reassign(&sv2, &sv3, &mut |done, _| {
@@ -204,6 +203,7 @@ async fn a_reassign_cut_off_by_a_slapd_crash_is_finished_by_running_it_again() {
     tokio::task::block_in_place(|| slapd.restart()).expect("slapd restarts");
     let moved_before = hosts_of_all(&slapd).await.iter().filter(|(_, host, _)| host == "sv3.example.com").count();
     assert!(moved_before >= killed_at && moved_before < 600, "{moved_before} moved before the crash");
+    assert!(moved_before.is_multiple_of(40), "transactions are all or nothing: {moved_before}");
 
     let second = d.reassign(&sv2, &sv3, &mut |_, _| {}).await.expect("the rerun completes");
     assert_eq!(second, 600 - moved_before, "the rerun picks up exactly the records left");
@@ -217,9 +217,18 @@ async fn a_reassign_cut_off_by_a_slapd_crash_is_finished_by_running_it_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_changed_during_a_reassign_are_not_overwritten() {
+    records_changed_during_a_reassign(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_changed_during_a_reassign_in_transactions_are_not_overwritten() {
+    records_changed_during_a_reassign(25).await;
+}
+
+async fn records_changed_during_a_reassign(batch: usize) {
     let slapd = start_slapd().await;
     with_domain(&slapd).await;
-    let d = directory(&slapd, 1).await;
+    let d = directory(&slapd, batch).await;
     let (sv2, sv3) = (domain("sv2.example.com"), domain("sv3.example.com"));
     bulk_add(&slapd, "a", 400, "sv2.example.com").await;
     bulk_add(&slapd, "b", 400, "sv1.example.com").await;

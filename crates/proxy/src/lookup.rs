@@ -1,10 +1,11 @@
 //! Account -> the backend address serving it for one protocol (CM-7,
-//! CM-22): the directory names the host server, the configuration maps
-//! servers to their service addresses.
+//! CM-22): the directory names the host server; the configuration, or
+//! else the addresses the server published in the directory (CM-4), give
+//! that server's service address.
 
 use crate::frontend::Protocol;
 use async_trait::async_trait;
-use directory::{CachedHosts, HostDirectory};
+use directory::{CachedHosts, HostDirectory, ServiceKind};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -75,7 +76,9 @@ impl BackendLookup for StaticBackends {
 }
 
 /// The cluster's lookup: `hostServer` from the directory (cached for a
-/// few seconds), then the configured service address of that server.
+/// few seconds), then the configured service address of that server, or
+/// the one it published in the directory when the configuration does not
+/// name it: a backend added to the running cluster gets sessions at once.
 pub struct DirectoryBackends<H> {
     /// Shared with the member's locator, so that an invalidation made
     /// here ("not hosted here") is seen there too.
@@ -115,10 +118,19 @@ impl<H: HostDirectory> BackendLookup for DirectoryBackends<H> {
             (None, None) => return Ok(None),
             (Some(host), _) => host,
         };
-        match self.servers.get(&(host.clone(), protocol)) {
+        // The configuration overrides what the server published.
+        if let Some(addr) = self.servers.get(&(host.clone(), protocol)) {
+            return Ok(Some(Backend::There(*addr)));
+        }
+        let published = self
+            .hosts
+            .server_services(&host)
+            .await
+            .map_err(|e| LookupError { account: account.clone(), reason: e.to_string() })?;
+        match published.get(&service_kind(protocol)) {
             Some(addr) => Ok(Some(Backend::There(*addr))),
-            // A host the configuration does not know is an operator's
-            // mistake, not an unknown account: answer "try later".
+            // A host known nowhere is an operator's mistake (or a member
+            // not started yet), not an unknown account: answer "try later".
             None => Err(LookupError {
                 account: account.clone(),
                 reason: format!("no {protocol} address configured for server {host}"),
@@ -128,6 +140,15 @@ impl<H: HostDirectory> BackendLookup for DirectoryBackends<H> {
 
     fn invalidate(&self, account: &AccountName) {
         self.hosts.invalidate(account);
+    }
+}
+
+/// The directory's name for a proxied protocol's service.
+fn service_kind(protocol: Protocol) -> ServiceKind {
+    match protocol {
+        Protocol::Imap => ServiceKind::Imap,
+        Protocol::Pop3 => ServiceKind::Pop3,
+        Protocol::Submission => ServiceKind::Submission,
     }
 }
 

@@ -64,6 +64,11 @@ pub struct StaticOptions {
     /// added to the running cluster (`rookery --config DIR/NAME/rookery.toml serve`).
     #[arg(long, default_value_t = 0)]
     spare_backends: usize,
+    /// Backends not started and named in no other member's config: started
+    /// later, one is found through the directory, where it publishes its
+    /// addresses (CM-4); the links then admit the members' network.
+    #[arg(long, default_value_t = 0)]
+    unlisted_backends: usize,
     /// The queues' retry interval (short, so that failover shows quickly).
     #[arg(long, default_value = "3s")]
     retry_interval: String,
@@ -117,6 +122,7 @@ async fn run_static(options: StaticOptions) -> anyhow::Result<()> {
         frontends: options.frontends,
         backends: options.backends,
         spare_backends: options.spare_backends,
+        unlisted_backends: options.unlisted_backends,
         retry_interval: &options.retry_interval,
     })?;
     plan.check_free()?;
@@ -332,6 +338,8 @@ impl MemberSummary {
 #[derive(Serialize)]
 struct SpareSummary {
     name: String,
+    /// Named in no other member's config (`--unlisted-backends`).
+    unlisted: bool,
     ip: Ipv4Addr,
     config: PathBuf,
     data: PathBuf,
@@ -344,6 +352,7 @@ impl SpareSummary {
         let listening = Service::ALL.into_iter().map(|s| (s.section(), member.addr(s))).collect();
         SpareSummary {
             name: member.name.clone(),
+            unlisted: member.unlisted,
             ip: member.ip,
             config: member.config_path(),
             data: member.data_dir(),
@@ -372,7 +381,8 @@ fn print_summary(summary: &Summary) {
         println!("           {}", services.join("  "));
     }
     for spare in &summary.spares {
-        println!("spare      {}  not started: rookery --config {} serve", spare.name, spare.config.display());
+        let named = if spare.unlisted { ", named in no other config" } else { "" };
+        println!("spare      {}  not started{named}: rookery --config {} serve", spare.name, spare.config.display());
     }
     println!();
     println!("shared domain {}: {} accounts, each with a welcome message", summary.domain, summary.accounts.len());

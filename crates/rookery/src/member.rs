@@ -2,14 +2,16 @@
 //! which member hosts an account (the directory's `hostServer`, behind a
 //! short cache), the cluster link's server side (deliveries and
 //! administration for this member's accounts) and its client side
-//! (deliveries to the accounts of the other members).
+//! (deliveries to the accounts of the other members), which finds a
+//! member's link address in the config or, for a member added later,
+//! in the directory, where each backend publishes its addresses (CM-4).
 
 use crate::config::Role;
 use async_trait::async_trait;
 use cluster::link::{AdminError, AdminOperation, AdminReply, DeliverRequest, LinkClient, LinkError, LinkHandler};
 use cluster::{LocateError, Location, Locator};
 use delivery::{DeliveryError, LocalDelivery, MemberDelivery};
-use directory::{CachedHosts, Directory, HostDirectory};
+use directory::{CachedHosts, Directory, HostDirectory, ServiceAddresses, ServiceKind};
 use queue::{Job, Outcome, Queue};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -46,14 +48,103 @@ impl<H: HostDirectory> Locator for HostLocator<H> {
     }
 }
 
+/// Where the other members' cluster links are: `[cluster.members]`, or
+/// else the link address a member published in the directory, so that a
+/// backend added to the running cluster is reached without a config edit.
+pub struct MemberLinks {
+    configured: BTreeMap<String, SocketAddr>,
+    /// `None` without a shared directory (a single server).
+    directory: Option<Arc<Hosts>>,
+    /// One background re-read of the published table at a time, for the
+    /// callers that cannot wait for it ([`MemberLinks::known`]).
+    refreshing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl MemberLinks {
+    pub fn new(configured: BTreeMap<String, SocketAddr>, directory: Option<Arc<Hosts>>) -> Self {
+        Self { configured, directory, refreshing: Arc::default() }
+    }
+
+    /// `server`'s link address; `Ok(None)` when neither the config nor
+    /// the directory has one, `Err` when the directory cannot be read.
+    pub async fn link(&self, server: &str) -> Result<Option<SocketAddr>, String> {
+        if let Some(addr) = self.configured_link(server) {
+            return Ok(Some(addr));
+        }
+        let (Some(directory), Ok(name)) = (&self.directory, DomainName::parse(server)) else { return Ok(None) };
+        let published = directory.server_services(&name).await.map_err(|e| e.to_string())?;
+        Ok(published.get(&ServiceKind::Link).copied())
+    }
+
+    /// Every other member's link address: the configured ones, and those
+    /// published in the directory that the config does not name. The
+    /// directory's answer is left out, with a note in the log, when it
+    /// cannot be read.
+    pub async fn all(&self) -> BTreeMap<String, SocketAddr> {
+        let mut all = self.configured.clone();
+        let Some(directory) = &self.directory else { return all };
+        match directory.published_services().await {
+            Ok(published) => {
+                for (server, services) in published {
+                    if let Some(&addr) = services.get(&ServiceKind::Link)
+                        && self.configured_link(server.as_str()).is_none()
+                    {
+                        all.insert(server.to_string(), addr);
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::info!(target: "cluster::admin", %error, "cannot read the members' published addresses");
+            }
+        }
+        all
+    }
+
+    /// Whether `server` is a member, without waiting: configured, or seen
+    /// with a link address in the last table read from the directory. A
+    /// name found in neither starts a re-read in the background, so a
+    /// member that published since is known a moment later.
+    pub fn known(&self, server: &str) -> bool {
+        if self.configured_link(server).is_some() {
+            return true;
+        }
+        let (Some(directory), Ok(name)) = (&self.directory, DomainName::parse(server)) else { return false };
+        let seen = directory.last_services().and_then(|all| all.get(&name).map(|s| s.contains_key(&ServiceKind::Link)));
+        if seen == Some(true) {
+            return true;
+        }
+        self.refresh_in_background(directory.clone());
+        false
+    }
+
+    fn refresh_in_background(&self, directory: Arc<Hosts>) {
+        use std::sync::atomic::Ordering;
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let refreshing = self.refreshing.clone();
+        runtime.spawn(async move {
+            if let Err(error) = directory.published_services().await {
+                tracing::info!(target: "cluster::admin", %error, "cannot read the members' published addresses");
+            }
+            refreshing.store(false, Ordering::Release);
+        });
+    }
+
+    fn configured_link(&self, server: &str) -> Option<SocketAddr> {
+        self.configured.iter().find(|(name, _)| name.eq_ignore_ascii_case(server)).map(|(_, addr)| *addr)
+    }
+}
+
 /// Deliveries to accounts hosted on other members, over the link.
 pub struct LinkDelivery {
     client: LinkClient,
-    members: BTreeMap<String, SocketAddr>,
+    members: MemberLinks,
 }
 
 impl LinkDelivery {
-    pub fn new(client: LinkClient, members: BTreeMap<String, SocketAddr>) -> Self {
+    pub fn new(client: LinkClient, members: MemberLinks) -> Self {
         Self { client, members }
     }
 }
@@ -68,8 +159,14 @@ impl MemberDelivery for LinkDelivery {
         position: usize,
         id: DeliveryId,
     ) -> Outcome {
-        let Some(&addr) = self.members.get(server) else {
-            return Outcome::Deferred(format!("4.4.0 no cluster address is configured for member {server}"));
+        let addr = match self.members.link(server).await {
+            Ok(Some(addr)) => addr,
+            Ok(None) => {
+                return Outcome::Deferred(format!("4.4.0 no cluster address is configured for member {server}"));
+            }
+            Err(e) => {
+                return Outcome::Deferred(format!("4.4.0 cannot find the cluster address of member {server}: {e}"));
+            }
         };
         let mut envelope = job.envelope.clone();
         envelope.recipients = vec![job.envelope.recipients[position].clone()];
@@ -224,6 +321,65 @@ pub fn host_cache(ldap: Arc<directory::LdapDirectory>) -> Arc<Hosts> {
 
 fn server_name(config: &crate::config::Config) -> anyhow::Result<DomainName> {
     DomainName::parse(&config.server_name()).map_err(|e| anyhow::anyhow!("cluster.server_name: {e}"))
+}
+
+/// Publishes where the other members reach this one (CM-4) on its server
+/// entry in the directory, replacing what it published before. Only a
+/// member that hosts accounts publishes; a failure is a warning, since a
+/// member named in the others' configs works without it.
+pub async fn publish_services(config: &crate::config::Config, hosts: &Hosts) {
+    if !matches!(config.cluster.role, Role::Backend | Role::Symmetric) {
+        return;
+    }
+    let Ok(me) = server_name(config) else { return };
+    let services = published_addresses(config);
+    match hosts.publish_services(&me, &services).await {
+        Ok(()) => {
+            let list: Vec<String> = services.iter().map(|(kind, addr)| format!("{kind} {addr}")).collect();
+            tracing::info!(target: "cluster", server = %me, services = %list.join(", "), "addresses published in the directory");
+        }
+        Err(error) => tracing::warn!(target: "cluster", server = %me, %error,
+            "cannot publish this member's addresses in the directory; only members whose configs name it reach it"),
+    }
+}
+
+/// For each of IMAP, POP3 and submission the first listen address, and
+/// the link address. An address on an unspecified IP (0.0.0.0, ::) is
+/// published with the link address's IP, this member's address on the
+/// cluster network; one that gives no concrete address is left out.
+fn published_addresses(config: &crate::config::Config) -> ServiceAddresses {
+    let link = config.cluster.link.as_ref().map(|link| link.address);
+    let cluster_ip = link.map(|addr| addr.ip()).filter(|ip| !ip.is_unspecified());
+    let candidates = [
+        (ServiceKind::Imap, config.imap.listen.first().copied()),
+        (ServiceKind::Pop3, config.pop3.listen.first().copied()),
+        (ServiceKind::Submission, config.submission.listen.first().copied()),
+        (ServiceKind::Link, link),
+    ];
+    let mut services = ServiceAddresses::new();
+    for (kind, addr) in candidates {
+        let Some(addr) = addr else { continue };
+        match reachable(addr, cluster_ip) {
+            Some(addr) => {
+                services.insert(kind, addr);
+            }
+            None => tracing::warn!(target: "cluster", service = %kind, %addr,
+                "not published: it names no IP address or port the other members could use, and cluster.link.address names no IP either"),
+        }
+    }
+    services
+}
+
+/// `addr` as another member reaches it: its unspecified IP replaced by
+/// the cluster IP; `None` when no concrete address results.
+fn reachable(addr: SocketAddr, cluster_ip: Option<std::net::IpAddr>) -> Option<SocketAddr> {
+    if addr.port() == 0 {
+        return None;
+    }
+    match addr.ip().is_unspecified() {
+        false => Some(addr),
+        true => cluster_ip.map(|ip| SocketAddr::new(ip, addr.port())),
+    }
 }
 
 /// The PROXY protocol senders a member's client listeners trust: the
@@ -470,4 +626,21 @@ pub fn forward_to_frontends(
     let postmaster = AccountName::parse("postmaster", Some(&config.main_domain()))
         .map_err(|e| anyhow::anyhow!("postmaster of the main domain: {e}"))?;
     Ok(Some(Arc::new(ForwardToFrontends::new(client, frontends, postmaster))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reachable;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn unspecified_listen_addresses_are_published_with_the_cluster_ip() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let cluster = Some("10.0.0.11".parse().unwrap());
+        assert_eq!(reachable(addr("10.0.0.11:143"), None), Some(addr("10.0.0.11:143")));
+        assert_eq!(reachable(addr("0.0.0.0:143"), cluster), Some(addr("10.0.0.11:143")));
+        assert_eq!(reachable(addr("[::]:110"), cluster), Some(addr("10.0.0.11:110")));
+        assert_eq!(reachable(addr("0.0.0.0:143"), None), None);
+        assert_eq!(reachable(addr("10.0.0.11:0"), cluster), None);
+    }
 }

@@ -1,13 +1,14 @@
 //! The admin API's view of the cluster (CM-19, CM-24): which member hosts
 //! an account (the locator) and how a call reaches another member (an
 //! `Api` operation over the cluster link, run there by `MemberHandler`).
+//! A member is one named in `[cluster.members]` or one that published its
+//! link address in the directory (CM-4, `member::MemberLinks`).
 
 use crate::config::Role;
+use crate::member::MemberLinks;
 use async_trait::async_trait;
 use cluster::link::{AdminError, AdminOperation, AdminReply, LinkClient};
 use cluster::{LocateError, Location, Locator};
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use types::AccountName;
@@ -19,7 +20,7 @@ const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub struct LinkAdmin {
     client: LinkClient,
-    members: BTreeMap<String, SocketAddr>,
+    members: MemberLinks,
     locator: Arc<dyn Locator>,
     role: Role,
     /// This member's name, left out of `members`.
@@ -27,13 +28,7 @@ pub struct LinkAdmin {
 }
 
 impl LinkAdmin {
-    pub fn new(
-        client: LinkClient,
-        members: BTreeMap<String, SocketAddr>,
-        locator: Arc<dyn Locator>,
-        role: Role,
-        me: String,
-    ) -> Self {
+    pub fn new(client: LinkClient, members: MemberLinks, locator: Arc<dyn Locator>, role: Role, me: String) -> Self {
         Self { client, members, locator, role, me }
     }
 }
@@ -51,9 +46,11 @@ impl ClusterAdmin for LinkAdmin {
     }
 
     async fn forward(&self, member: &str, call: ApiCall) -> Result<ApiAnswer, ApiError> {
-        let addr = *self
+        let addr = self
             .members
-            .get(member)
+            .link(member)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("cannot find the cluster address of member {member}: {e}")))?
             .ok_or_else(|| ApiError::Unavailable(format!("no cluster address is configured for member {member}")))?;
         let operation = AdminOperation::Api { method: call.method, path: call.path, json: call.body };
         let reply = self
@@ -76,8 +73,9 @@ impl ClusterAdmin for LinkAdmin {
 
     async fn members(&self) -> Vec<MemberInfo> {
         let mut pings = tokio::task::JoinSet::new();
-        for (name, &addr) in self.members.iter().filter(|(name, _)| **name != self.me) {
-            let (client, name) = (self.client.clone(), name.clone());
+        let all = self.members.all().await;
+        for (name, addr) in all.into_iter().filter(|(name, _)| !name.eq_ignore_ascii_case(&self.me)) {
+            let client = self.client.clone();
             pings.spawn(async move {
                 let reachable = matches!(tokio::time::timeout(PING_TIMEOUT, client.ping(addr)).await, Ok(Ok(())));
                 MemberInfo { name, link: addr.to_string(), reachable }
@@ -89,7 +87,7 @@ impl ClusterAdmin for LinkAdmin {
     }
 
     fn is_member(&self, name: &str) -> bool {
-        name != self.me && self.members.keys().any(|member| member.eq_ignore_ascii_case(name))
+        !name.eq_ignore_ascii_case(&self.me) && self.members.known(name)
     }
 
     fn hosts_accounts(&self) -> bool {

@@ -122,7 +122,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         queue: queue.clone(),
         main_domain: main_domain.clone(),
         cluster: link.as_ref().map(|(_, client, _)| {
-            let members = config.cluster.members.clone();
+            let members = member::MemberLinks::new(config.cluster.members.clone(), hosts.clone());
             let cluster_admin =
                 LinkAdmin::new(client.clone(), members, locator.clone(), config.cluster.role, config.server_name());
             Arc::new(cluster_admin) as Arc<dyn web::cluster::ClusterAdmin>
@@ -145,7 +145,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         if let Some(forward) = member::forward_to_frontends(&config, client.clone())? {
             transport = transport.with_remote(forward);
         }
-        transport = transport.with_members(Arc::new(member::LinkDelivery::new(client, config.cluster.members.clone())));
+        let members = member::MemberLinks::new(config.cluster.members.clone(), hosts.clone());
+        transport = transport.with_members(Arc::new(member::LinkDelivery::new(client, members)));
     }
     let transport: Arc<dyn queue::Transport> = Arc::new(transport);
     let tls_config = net::TlsConfig {
@@ -176,6 +177,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         admin,
     });
 
+    // Where the others reach this member (CM-4), once its link listens;
+    // and where they are, so that the admin API knows from the start the
+    // members its config does not name.
+    if let Some(hosts) = &hosts {
+        member::publish_services(&server.config, hosts).await;
+        if let Err(error) = directory::HostDirectory::published_services(hosts.as_ref()).await {
+            tracing::warn!(target: "cluster", %error, "cannot read the other members' published addresses yet");
+        }
+    }
     let mut tasks = JoinSet::new();
     server.start_smtp(&mut tasks).await?;
     match (server.config.cluster.role, hosts) {

@@ -40,12 +40,15 @@ struct Account {
 }
 
 impl Demo {
-    fn start(first_address: &str, accounts: usize, spare_backends: usize) -> Demo {
+    /// `unlisted_backends`: not started, and named in no other member's
+    /// config (found through the directory once started, CM-4).
+    fn start(first_address: &str, accounts: usize, spare_backends: usize, unlisted_backends: usize) -> Demo {
         let dir = tempfile::Builder::new().prefix("rookery-e2e-").tempdir().unwrap();
         let mut process = Command::new(BIN)
             .args(["demo", "static", "--base-port", "20000", "--retry-interval", "1s"])
             .args(["--first-address", first_address])
             .args(["--accounts", &accounts.to_string(), "--spare-backends", &spare_backends.to_string()])
+            .args(["--unlisted-backends", &unlisted_backends.to_string()])
             .arg("--dir")
             .arg(dir.path().join("cluster"))
             .stdin(Stdio::null())
@@ -292,7 +295,7 @@ fn files_containing(dir: &Path, needles: &[String], skip: &dyn Fn(&Path) -> bool
 #[test]
 fn three_hundred_accounts_through_two_frontends_survive_a_backend_and_a_frontend_crash() {
     let started = Instant::now();
-    let mut demo = Demo::start("127.0.41.2", 300, 0);
+    let mut demo = Demo::start("127.0.41.2", 300, 0, 0);
     let accounts = demo.accounts();
     let all: Vec<&Account> = accounts.iter().collect();
     let on = |server: &str| -> Vec<&Account> { accounts.iter().filter(|a| a.server.starts_with(server)).collect() };
@@ -402,7 +405,7 @@ fn read_tagged(c: &mut SmtpClient, tag: &str) -> String {
 
 #[test]
 fn strangers_are_refused_on_the_link_and_a_new_backend_gets_accounts_at_once() {
-    let mut demo = Demo::start("127.0.42.2", 3, 1);
+    let mut demo = Demo::start("127.0.42.2", 3, 0, 1);
 
     // CM-21: the link closes a connection from an address not on its
     // allow-list before reading or sending anything; from a member's
@@ -415,12 +418,19 @@ fn strangers_are_refused_on_the_link_and_a_new_backend_gets_accounts_at_once() {
     assert_eq!(member.trim(), "open");
 
     // CM-4: a backend added to the running cluster takes accounts at once.
-    // The frontends know its service addresses from their configs
-    // ([cluster.services], [cluster.members]): the demo declared it as a
-    // spare, so nothing else is restarted.
+    // No other member's config names it ([cluster.services],
+    // [cluster.members]); their links admit the members' network. It
+    // publishes its addresses in the directory when it starts, where the
+    // frontends find them: nothing else is edited or restarted.
     let spare = &demo.summary["spares"][0];
+    assert_eq!(spare["unlisted"], Value::Bool(true));
     let (name, config) = (spare["name"].as_str().unwrap().to_owned(), PathBuf::from(spare["config"].as_str().unwrap()));
+    for member in demo.summary["members"].as_array().unwrap() {
+        let text = std::fs::read_to_string(member["config"].as_str().unwrap()).unwrap();
+        assert!(!text.contains(&name), "{} names {name}:\n{text}", member["name"]);
+    }
     let sv4 = Member::start(&config);
+    let joined = Instant::now();
     let output = Command::new(BIN)
         .args(["--config", config.to_str().unwrap(), "account", "add", "newcomer@example.test"])
         .args(["--password", "pw-newcomer"])
@@ -435,6 +445,13 @@ fn strangers_are_refused_on_the_link_and_a_new_backend_gets_accounts_at_once() {
     send(&demo, "fe2", &file, "again");
     logins(&demo.accounts_file("newcomer-two", &[&newcomer], 2.into()), &both, "imap,pop3");
     assert!(stored_on(&data, &newcomer.name), "the new account's mail is on {}", newcomer.server);
+    eprintln!("the new backend's account got mail through both frontends {:?} after it started", joined.elapsed());
+    // The frontends' admin API reaches it over the link too (CM-19), by
+    // the link address it published.
+    for frontend in ["fe1", "fe2"] {
+        let listed = demo.admin(frontend, &["--member", &newcomer.server, "account", "list", "example.test"]);
+        assert!(listed.contains(&newcomer.name), "{frontend} --member {}: {listed}", newcomer.server);
+    }
 
     // The older accounts are unaffected.
     let accounts = demo.accounts();

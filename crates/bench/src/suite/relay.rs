@@ -11,6 +11,7 @@
 use super::{PASSWORD, Settings, rate};
 use crate::load::message::Message;
 use crate::load::smtp::{Delivery, Dialect};
+use crate::python_sink::PythonSink;
 use crate::report::Row;
 use crate::rookery::Rookery;
 use crate::sink::{Sink, Tally};
@@ -20,8 +21,76 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const RELAY_WORKLOAD: &str = "relay: submission -> queue -> sink vs direct to sink";
-const ACCEPT_WORKLOAD: &str = "relay: submission accepted (last 250) vs direct to sink";
+/// Which SMTP server takes the relayed mail (`--relay-sink`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SinkKind {
+    /// The bench's own null sink (`sink.rs`): keeps nothing, costs almost
+    /// nothing, so its ceiling is the machine's bare SMTP round trip.
+    Bench,
+    /// The aiosmtpd sink of the outbound tests (`tests/clients/smtp_sink.py`):
+    /// a real SMTP server that keeps each message as a file.
+    Aiosmtpd,
+}
+
+/// The sink of a run, either kind.
+enum RelaySink {
+    Bench(Sink),
+    Python(PythonSink),
+}
+
+impl RelaySink {
+    fn start(kind: SinkKind) -> anyhow::Result<RelaySink> {
+        Ok(match kind {
+            SinkKind::Bench => RelaySink::Bench(Sink::start("127.0.0.1")?),
+            SinkKind::Aiosmtpd => {
+                let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+                RelaySink::Python(PythonSink::start("127.0.0.1", &repo)?)
+            }
+        })
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        match self {
+            RelaySink::Bench(sink) => sink.addr,
+            RelaySink::Python(sink) => sink.addr,
+        }
+    }
+
+    fn total(&self) -> u64 {
+        match self {
+            RelaySink::Bench(sink) => sink.total(),
+            RelaySink::Python(sink) => sink.total(),
+        }
+    }
+
+    fn take(&self) -> anyhow::Result<Tally> {
+        match self {
+            RelaySink::Bench(sink) => Ok(sink.take()),
+            RelaySink::Python(sink) => sink.take(),
+        }
+    }
+
+    async fn wait_for(&self, target: u64, stall_limit: Duration) -> anyhow::Result<()> {
+        match self {
+            RelaySink::Bench(sink) => sink.wait_for(target, stall_limit).await,
+            RelaySink::Python(sink) => sink.wait_for(target, stall_limit).await,
+        }
+    }
+
+    /// The workload names of the table, naming the sink.
+    fn workloads(&self) -> (&'static str, &'static str) {
+        match self {
+            RelaySink::Bench(_) => (
+                "relay: submission -> queue -> sink vs direct to sink",
+                "relay: submission accepted (last 250) vs direct to sink",
+            ),
+            RelaySink::Python(_) => (
+                "relay to aiosmtpd: submission -> queue -> sink vs direct to sink",
+                "relay to aiosmtpd: submission accepted (last 250) vs direct to sink",
+            ),
+        }
+    }
+}
 /// Rookery must relay at least 70 % as fast as the sink takes mail.
 const TARGET: f64 = 0.70;
 /// The recipients' domain: not one of Rookery's, so that its mail goes out.
@@ -37,10 +106,11 @@ const STALL_LIMIT: Duration = Duration::from_secs(60);
 const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 pub(super) async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<Vec<Row>> {
-    let sink = Sink::start("127.0.0.1")?;
+    let sink = RelaySink::start(settings.relay_sink)?;
+    let (relay_workload, accept_workload) = sink.workloads();
     let outbound = format!(
         "relay = [\"{}\"]\ntls = \"disabled\"\nconnections_per_destination = {CONNECTIONS_PER_DESTINATION}\n",
-        sink.addr
+        sink.addr()
     );
     let rookery = Rookery::start_relaying(binary, outbound, settings.relay_fsync).await?;
     let rookery_pid = rookery.pid()?.to_string();
@@ -48,7 +118,7 @@ pub(super) async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<Ve
     rookery.add_accounts(std::slice::from_ref(&account), PASSWORD).await?;
     eprintln!(
         "bench: relay sink {}, rookery submission {} relaying to it, data in {}",
-        sink.addr,
+        sink.addr(),
         rookery.submission(),
         rookery.data_dir().display()
     );
@@ -77,9 +147,9 @@ pub(super) async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<Ve
             serial: serial.clone(),
         };
         let submission = delivery(rookery.submission(), Some(Delivery::auth_plain_line(&account, PASSWORD)));
-        let direct = delivery(sink.addr, None);
-        let mut relay_row = Row::new(RELAY_WORKLOAD, concurrency, Some(TARGET));
-        let mut accept_row = Row::new(ACCEPT_WORKLOAD, concurrency, None);
+        let direct = delivery(sink.addr(), None);
+        let mut relay_row = Row::new(relay_workload, concurrency, Some(TARGET));
+        let mut accept_row = Row::new(accept_workload, concurrency, None);
         for repetition in 1..=settings.repetitions {
             let label = |path: &str| {
                 format!("{path} c={concurrency} rep {repetition}/{}: {messages} messages", settings.repetitions)
@@ -140,11 +210,13 @@ impl Measured {
         let rookery = self.rookery_cpu.map_or_else(String::new, |cpu| {
             format!("rookery CPU {:.2} s = {:.0} us/msg, ", cpu.as_secs_f64(), per_message(cpu))
         });
-        format!(
-            "{rookery}bench (client + sink) CPU {:.0} us/msg; the sink accepted {} connection(s)",
-            per_message(self.bench_cpu),
-            self.connections
-        )
+        // The aiosmtpd sink counts no connections (and its CPU is its own
+        // process's, not the bench's).
+        let connections = match self.connections {
+            0 => String::new(),
+            n => format!("; the sink accepted {n} connection(s)"),
+        };
+        format!("{rookery}bench (client + sink) CPU {:.0} us/msg{connections}", per_message(self.bench_cpu))
     }
 }
 
@@ -176,9 +248,14 @@ struct Run {
 impl Run {
     /// Sends the messages until the sink has them all, then checks the
     /// sink's tally. `rookery_pid`: the process whose CPU time to take.
-    async fn measure(&self, sink: &Sink, delivery: &Delivery, rookery_pid: Option<&str>) -> anyhow::Result<Measured> {
+    async fn measure(
+        &self,
+        sink: &RelaySink,
+        delivery: &Delivery,
+        rookery_pid: Option<&str>,
+    ) -> anyhow::Result<Measured> {
         // Anything here came after the last run was checked: a copy.
-        check_no_stray(&sink.take())?;
+        check_no_stray(&sink.take()?)?;
         let first = delivery.serial.load(Ordering::Relaxed);
         let target = sink.total() + self.messages as u64;
         let rookery_before = rookery_pid.map(cpu_time).transpose()?;
@@ -195,7 +272,7 @@ impl Run {
         };
         let last = delivery.serial.load(Ordering::Relaxed);
         ensure!(last - first == self.messages as u64, "{} serials used for {} messages", last - first, self.messages);
-        let tally = sink.take();
+        let tally = sink.take()?;
         self.check(&tally, first..last)?;
         Ok(Measured { accepted, elapsed, connections: tally.connections, rookery_cpu, bench_cpu })
     }

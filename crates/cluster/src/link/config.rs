@@ -1,6 +1,7 @@
 //! The link's configuration (one `[cluster.link]`-style table) and the
 //! shared cluster secret.
 
+use ipnet::IpNet;
 use ring::hmac;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
@@ -18,9 +19,11 @@ pub struct LinkConfig {
     /// This member's cluster address: the listener binds it, and outgoing
     /// cluster connections leave from its IP address (CM-21).
     pub address: SocketAddr,
-    /// IP addresses of the members allowed to connect (CM-21); anything
-    /// else is closed before a byte is read.
-    pub allow: Vec<IpAddr>,
+    /// The members allowed to connect (CM-21): addresses, or networks such
+    /// as the cluster's own `10.0.0.0/24`, so that a member added later is
+    /// let in without touching the others (CM-4); anything else is closed
+    /// before a byte is read.
+    pub allow: Vec<AllowedPeers>,
     /// The shared cluster secret (at least 16 bytes), same on every member.
     #[serde(default)]
     pub secret: Option<SecretText>,
@@ -45,6 +48,47 @@ pub struct LinkConfig {
     /// connecting side reuses only connections idle for less than half.
     #[serde(default = "defaults::idle_timeout", with = "humantime_serde")]
     pub idle_timeout: Duration,
+}
+
+/// One entry of the allow-list: an address (`10.0.0.4`) or a network
+/// (`10.0.0.0/24`, `2001:db8::/64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllowedPeers(IpNet);
+
+impl<'de> Deserialize<'de> for AllowedPeers {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl AllowedPeers {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.contains(&ip.to_canonical())
+    }
+}
+
+impl std::str::FromStr for AllowedPeers {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        text.parse::<IpNet>()
+            .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+            .map(AllowedPeers)
+            .map_err(|_| format!("{text:?} is neither an IP address nor a network such as 10.0.0.0/24"))
+    }
+}
+
+impl std::fmt::Display for AllowedPeers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<IpAddr> for AllowedPeers {
+    fn from(ip: IpAddr) -> Self {
+        AllowedPeers(IpNet::from(ip))
+    }
 }
 
 mod defaults {

@@ -1,7 +1,7 @@
 //! The accepting side: the allow-list, the handshake, then one request at a
 //! time per connection, handed to the member's [`LinkHandler`].
 
-use super::config::{ClusterSecret, LinkConfig};
+use super::config::{AllowedPeers, ClusterSecret, LinkConfig};
 use super::conn::{Conn, ConnError};
 use super::frame::Kind;
 use super::handshake::{self, HandshakeError, SUPPORTED_VERSIONS};
@@ -13,8 +13,7 @@ use super::message::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use queue::Outcome;
-use std::collections::HashSet;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream};
@@ -59,7 +58,7 @@ enum Control {
 struct Shared {
     secret: ClusterSecret,
     versions: Vec<u16>,
-    allow: HashSet<IpAddr>,
+    allow: Vec<AllowedPeers>,
     auth_timeout: Duration,
     idle_timeout: Duration,
     request_timeout: Duration,
@@ -107,7 +106,7 @@ impl LinkServer {
         let shared = Arc::new(Shared {
             secret,
             versions: versions.to_vec(),
-            allow: config.allow.iter().copied().collect(),
+            allow: config.allow.clone(),
             auth_timeout: config.auth_timeout,
             idle_timeout: config.idle_timeout,
             request_timeout: config.request_timeout,
@@ -163,7 +162,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    if !shared.allow.contains(&peer.ip()) {
+                    if !shared.allow.iter().any(|peers| peers.contains(peer.ip())) {
                         // Closed before a byte is read (CM-21, DESIGN §8).
                         tracing::warn!(target: "cluster::link", peer = %peer, "refused a connection from an address not on the cluster allow-list");
                         drop(stream);

@@ -14,6 +14,11 @@
 //! adoptions (a handful of server entries) is read as a whole and kept
 //! for [`HostCacheLimits::server_ttl`], so an adoption reaches every
 //! member within that time without a look-up per account.
+//!
+//! The services the members publish (CM-4) are read the same way, as one
+//! table, kept for [`HostCacheLimits::ttl`] like an account's host: a
+//! backend added to the running cluster is found within that time, and a
+//! server missing from the table is looked for again once it expires.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -22,7 +27,7 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use types::{AccountName, DomainName};
 
-use super::{AdoptionError, Adoptions, HostDirectory, Progress};
+use super::{AdoptionError, Adoptions, HostDirectory, Progress, PublishedServices, ServiceAddresses};
 use crate::Result;
 
 /// How long an answer is kept, and how many are.
@@ -52,6 +57,8 @@ pub struct CachedHosts<H> {
     adoptions: Mutex<Option<(Adoptions, Instant)>>,
     /// One re-read of the adoptions at a time; the others wait for it.
     adoptions_refresh: tokio::sync::Mutex<()>,
+    services: Mutex<Option<(PublishedServices, Instant)>>,
+    services_refresh: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -89,6 +96,8 @@ impl<H: HostDirectory> CachedHosts<H> {
             state: Mutex::new(State::default()),
             adoptions: Mutex::new(None),
             adoptions_refresh: tokio::sync::Mutex::new(()),
+            services: Mutex::new(None),
+            services_refresh: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -174,6 +183,50 @@ impl<H: HostDirectory> CachedHosts<H> {
         (now.saturating_duration_since(*fetched_at) < self.limits.server_ttl).then(|| adoptions.clone())
     }
 
+    /// The table of published services as of `now`: re-read once it is
+    /// older than the TTL; the last one is kept while the directory is
+    /// away, as the adoptions are.
+    pub(crate) async fn services_at(&self, now: Instant) -> Result<PublishedServices> {
+        if let Some(fresh) = self.fresh_services(now) {
+            return Ok(fresh);
+        }
+        let _refresh = self.services_refresh.lock().await;
+        if let Some(fresh) = self.fresh_services(now) {
+            return Ok(fresh);
+        }
+        match self.inner.published_services().await {
+            Ok(services) => {
+                *self.services.lock() = Some((services.clone(), now));
+                Ok(services)
+            }
+            Err(error) => {
+                let mut kept = self.services.lock();
+                match kept.as_mut() {
+                    Some((services, fetched_at)) => {
+                        tracing::warn!(target: "directory::hosts", %error, "cannot re-read published services; using the last known table");
+                        *fetched_at = now;
+                        Ok(services.clone())
+                    }
+                    None => Err(error),
+                }
+            }
+        }
+    }
+
+    fn fresh_services(&self, now: Instant) -> Option<PublishedServices> {
+        let kept = self.services.lock();
+        let (services, fetched_at) = kept.as_ref()?;
+        (now.saturating_duration_since(*fetched_at) < self.limits.ttl).then(|| services.clone())
+    }
+
+    /// The last table of published services read, however old, without
+    /// waiting for the directory (`None` before the first read): for
+    /// callers that cannot wait, which call [`HostDirectory::published_services`]
+    /// elsewhere to keep it fresh.
+    pub fn last_services(&self) -> Option<PublishedServices> {
+        self.services.lock().as_ref().map(|(services, _)| services.clone())
+    }
+
     /// Forgets the table of adoptions: the next look-up reads it again.
     pub fn invalidate_adoptions(&self) {
         *self.adoptions.lock() = None;
@@ -245,6 +298,20 @@ impl<H: HostDirectory> HostDirectory for CachedHosts<H> {
         let result = self.inner.release(server).await;
         self.invalidate_adoptions();
         result
+    }
+
+    async fn publish_services(&self, server: &DomainName, services: &ServiceAddresses) -> Result<()> {
+        let result = self.inner.publish_services(server, services).await;
+        *self.services.lock() = None;
+        result
+    }
+
+    async fn server_services(&self, server: &DomainName) -> Result<ServiceAddresses> {
+        Ok(self.services_at(Instant::now()).await?.remove(server).unwrap_or_default())
+    }
+
+    async fn published_services(&self) -> Result<PublishedServices> {
+        self.services_at(Instant::now()).await
     }
 }
 

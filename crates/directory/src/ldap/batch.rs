@@ -26,16 +26,16 @@
 //! A server that refuses Start Transaction (or the control) gets the same
 //! modifies one at a time, after a warning.
 //!
-//! NOT THE DEFAULT. Debian 12's slapd 2.5.13 segfaults (in libc, from
-//! slapd's connection handling) within seconds of a few transactions of
-//! this kind: pipelined or sent one at a time, on one connection or
-//! several, reused or closed with an Unbind after each transaction, with
-//! or without the assertion control (which, inside a transaction, is
-//! dropped here: it made the crashes more frequent). Seen in
-//! `tests/ldap_failover.rs` (the ignored test) on 2026-11-22. Until a
-//! fixed slapd is verified, rewrites go one modify at a time with the
-//! assertion (batch size 1), and transactions are an explicit opt-in
-//! (`LdapOptions::rewrite_batch`, `rookery cluster reassign --batch`).
+//! A rewrite of fewer than [`MIN_FOR_TRANSACTIONS`] records, or with a
+//! batch size of 1, goes one modify at a time: a transaction would save
+//! nothing worth its round trips.
+//!
+//! slapd pitfall: Debian 12's slapd 2.5.13 segfaults within seconds of a
+//! few such transactions when its database has `dbnosync` (as the test
+//! kit's throwaway instances do). With the default durability it ran every
+//! test here (6 runs each) and the 500,000-record benchmark without a
+//! fault. Production directories keep durability; tests that rewrite many
+//! records use `Slapd::start_durable`.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -51,17 +51,20 @@ use crate::{DirectoryError, Result};
 
 const TARGET: &str = "directory::ldap";
 
-/// Modifies per transaction when transactions are asked for; the default
-/// is 1: no transactions (see the module doc: Debian's slapd 2.5.13
-/// crashes with them).
-pub(super) const BATCH: usize = 1;
+/// Modifies per transaction. slapd's cost per transaction is one sync, and
+/// per modify a little CPU; 2,000 makes the sync cost negligible while a
+/// failed batch (redone one by one) stays short. Measured on 500,000
+/// records: see BENCHMARKS.md, "Reassign and adopt".
+pub(super) const BATCH: usize = 2_000;
+/// Below this many records a rewrite goes one modify at a time.
+pub(super) const MIN_FOR_TRANSACTIONS: usize = 100;
 
 /// Transactions in flight, each on its own connection: enough to keep
 /// slapd's single mdb writer busy while the others are being sent.
-pub(super) const CONNECTIONS: usize = 1;
+pub(super) const CONNECTIONS: usize = 4;
 /// Modifies of one transaction sent before their (immediate) answers are
 /// awaited: pipelining without holding a whole batch of requests at once.
-const WINDOW: usize = 1;
+const WINDOW: usize = 256;
 
 const START_TRANSACTION: &str = "1.3.6.1.1.21.1";
 const TRANSACTION_SPECIFICATION: &str = "1.3.6.1.1.21.2";
@@ -104,7 +107,7 @@ pub(super) async fn apply(
         return Err(DirectoryError::Backend(format!("invalid assertion filter {assertion:?}")));
     }
     let rules = Rules { assertion: Assertion::new(assertion), timeout: connection.operation_timeout() };
-    if shape.batch <= 1 {
+    if shape.batch <= 1 || total < MIN_FOR_TRANSACTIONS {
         return one_by_one(connection, changes.into_iter(), &rules.assertion, 0, 0, total, progress).await;
     }
     let mut batches: VecDeque<Vec<Change>> = VecDeque::new();
@@ -332,7 +335,7 @@ async fn queue_all(ldap: &Ldap, batch: &[Change], control: &RawControl, rules: &
         let mut sends = JoinSet::new();
         for change in window {
             let (mut ldap, change) = (ldap.clone(), change.clone());
-            let controls = vec![control.clone()];
+            let controls = vec![control.clone(), rules.assertion.clone()];
             let timeout = rules.timeout;
             sends.spawn(async move {
                 ldap.with_timeout(timeout).with_controls(controls).modify(&change.dn, change.mods).await

@@ -19,7 +19,7 @@ use super::connection::{rc, result_code};
 use super::layout::*;
 use super::search::{lookup, search_all};
 use super::{LdapDirectory, attribute};
-use crate::hosts::{AdoptionError, Adoptions, HostDirectory, Progress};
+use crate::hosts::{AdoptionError, Adoptions, HostDirectory, Progress, PublishedServices, ServiceAddresses};
 use crate::*;
 
 const TARGET: &str = "directory::ldap";
@@ -176,6 +176,19 @@ impl HostDirectory for LdapDirectory {
         self.write_served_by(adopted, None).await?;
         tracing::info!(target: TARGET, server = %adopted, by = %by, "server released");
         Ok(by)
+    }
+
+    // Published service addresses (CM-4): see `ldap/services.rs`.
+    async fn publish_services(&self, server: &DomainName, services: &ServiceAddresses) -> Result<()> {
+        self.write_services(server, services).await
+    }
+
+    async fn server_services(&self, server: &DomainName) -> Result<ServiceAddresses> {
+        self.read_services(server).await
+    }
+
+    async fn published_services(&self) -> Result<PublishedServices> {
+        self.read_all_services().await
     }
 }
 

@@ -1,5 +1,5 @@
 use super::*;
-use directory::{HostCacheLimits, Progress};
+use directory::{HostCacheLimits, Progress, PublishedServices};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 struct Hosts {
     hosts: Mutex<HashMap<AccountName, DomainName>>,
     lookups: Arc<AtomicUsize>,
+    /// What the servers published in the directory (CM-4).
+    published: Arc<Mutex<PublishedServices>>,
 }
 
 use std::sync::Arc;
@@ -35,6 +37,9 @@ impl HostDirectory for Hosts {
     }
     async fn restore(&self, _server: &DomainName, _progress: Progress<'_>) -> directory::Result<usize> {
         Ok(0)
+    }
+    async fn published_services(&self) -> directory::Result<PublishedServices> {
+        Ok(self.published.lock().unwrap().clone())
     }
 }
 
@@ -101,4 +106,46 @@ async fn a_symmetric_member_serves_its_own_accounts_here_and_proxies_the_others(
     // No host recorded: the member's locator takes it as its own, and the
     // local session answers for it (a wrong password if it is unknown).
     assert_eq!(lookup.backend(&name("old@shared.example"), Protocol::Pop3).await.unwrap(), Some(Backend::Here));
+}
+
+#[tokio::test]
+async fn a_server_the_config_does_not_name_is_reached_at_the_address_it_published() {
+    let hosts = Hosts::default();
+    hosts.hosts.lock().unwrap().insert(name("dave@shared.example"), domain("sv4.example"));
+    hosts.hosts.lock().unwrap().insert(name("alice@shared.example"), domain("sv1.example"));
+    let published = hosts.published.clone();
+    let configured: SocketAddr = "10.0.0.1:143".parse().unwrap();
+    let servers = HashMap::from([((domain("sv1.example"), Protocol::Imap), configured)]);
+    let ttl = std::time::Duration::from_millis(200);
+    let limits = HostCacheLimits { ttl, ..HostCacheLimits::default() };
+    let lookup = DirectoryBackends::new(Arc::new(CachedHosts::new(hosts, limits)), servers);
+
+    // Not started yet: found nowhere is "try later", with the old text.
+    let error = lookup.backend(&name("dave@shared.example"), Protocol::Imap).await.unwrap_err();
+    assert!(error.to_string().contains("no imap address configured for server sv4.example"), "{error}");
+
+    // It starts and publishes; the miss is re-read after one TTL.
+    let sv4_imap: SocketAddr = "10.0.0.14:143".parse().unwrap();
+    let sv4_pop3: SocketAddr = "10.0.0.14:110".parse().unwrap();
+    let sv1_elsewhere: SocketAddr = "10.0.0.99:143".parse().unwrap();
+    published.lock().unwrap().extend([
+        (domain("sv4.example"), [(ServiceKind::Imap, sv4_imap), (ServiceKind::Pop3, sv4_pop3)].into()),
+        (domain("sv1.example"), [(ServiceKind::Imap, sv1_elsewhere)].into()),
+    ]);
+    tokio::time::sleep(ttl).await;
+    assert_eq!(
+        lookup.backend(&name("dave@shared.example"), Protocol::Imap).await.unwrap(),
+        Some(Backend::There(sv4_imap))
+    );
+    assert_eq!(
+        lookup.backend(&name("dave@shared.example"), Protocol::Pop3).await.unwrap(),
+        Some(Backend::There(sv4_pop3))
+    );
+    // A service it did not publish is still "try later".
+    assert!(lookup.backend(&name("dave@shared.example"), Protocol::Submission).await.is_err());
+    // The configuration wins over what a server published.
+    assert_eq!(
+        lookup.backend(&name("alice@shared.example"), Protocol::Imap).await.unwrap(),
+        Some(Backend::There(configured))
+    );
 }

@@ -82,9 +82,13 @@ pub struct MemberPlan {
     pub name: String,
     pub role: MemberRole,
     pub ip: Ipv4Addr,
-    /// Declared in every config but not started: a backend to add to
-    /// the running cluster later (CM-4).
+    /// Not started with the cluster: a backend to add to the running
+    /// cluster later (CM-4). Declared in every config, unless `unlisted`.
     pub spare: bool,
+    /// A spare that no other member's config names: the others find it
+    /// through the directory, where it publishes its addresses when it
+    /// starts, and admit it on their links by network.
+    pub unlisted: bool,
     base_port: u16,
     dir: PathBuf,
 }
@@ -131,6 +135,8 @@ pub struct PlanOptions<'a> {
     pub frontends: usize,
     pub backends: usize,
     pub spare_backends: usize,
+    /// Spares no other member's config names (after the declared ones).
+    pub unlisted_backends: usize,
     pub retry_interval: &'a str,
 }
 
@@ -146,26 +152,28 @@ impl Plan {
                 u16::MAX - MAX_OFFSET
             );
         }
-        let total = options.frontends + options.backends + options.spare_backends;
+        let total = options.frontends + options.backends + options.spare_backends + options.unlisted_backends;
         let first = u32::from(options.first_address);
         let last = first.checked_add(total as u32).filter(|l| Ipv4Addr::from(*l).is_loopback());
         last.context("the members' addresses run past 127.255.255.255; choose a lower --first-address")?;
         let ip = |i: usize| Ipv4Addr::from(first + i as u32);
         let mut members = Vec::with_capacity(total);
         for i in 0..options.frontends {
-            members.push((format!("fe{}", i + 1), MemberRole::Frontend, false));
+            members.push((format!("fe{}", i + 1), MemberRole::Frontend, false, false));
         }
-        for i in 0..options.backends + options.spare_backends {
-            members.push((format!("sv{}", i + 1), MemberRole::Backend, i >= options.backends));
+        let declared = options.backends + options.spare_backends;
+        for i in 0..declared + options.unlisted_backends {
+            members.push((format!("sv{}", i + 1), MemberRole::Backend, i >= options.backends, i >= declared));
         }
         let members = members
             .into_iter()
             .enumerate()
-            .map(|(i, (label, role, spare))| MemberPlan {
+            .map(|(i, (label, role, spare, unlisted))| MemberPlan {
                 name: format!("{label}.{}", options.domain),
                 role,
                 ip: ip(i),
                 spare,
+                unlisted,
                 base_port: options.base_port,
                 dir: options.dir.to_owned(),
             })
@@ -191,6 +199,17 @@ impl Plan {
     /// The backends started with the cluster.
     pub fn running_backends(&self) -> impl Iterator<Item = &MemberPlan> {
         self.backends().filter(|m| !m.spare)
+    }
+
+    /// The smallest network holding every member's address: what the
+    /// link allow-lists admit when some member is unlisted, so that it is
+    /// admitted without being named (and no address far outside is).
+    pub fn members_network(&self) -> String {
+        let ips = self.members.iter().map(|m| u32::from(m.ip));
+        let (low, high) = ips.fold((u32::MAX, 0), |(low, high), ip| (low.min(ip), high.max(ip)));
+        let prefix = (low ^ high).leading_zeros().min(32);
+        let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
+        format!("{}/{prefix}", Ipv4Addr::from(low & mask))
     }
 
     /// Fails, naming the address, when any planned address is taken

@@ -47,6 +47,9 @@ pub fn render(plan: &Plan, member: &MemberPlan) -> anyhow::Result<String> {
     set(&mut config, &["directory", "bind_password_file"], path(&plan.ldap_password_path()))?;
 
     let others: Vec<&MemberPlan> = plan.members.iter().filter(|m| m.name != member.name).collect();
+    // An unlisted backend is named in no other config: it is found through
+    // the directory (CM-4).
+    let named: Vec<&MemberPlan> = others.iter().copied().filter(|m| !m.unlisted).collect();
     set(&mut config, &["cluster", "server_name"], string(&member.name))?;
     // Where a backend's forward_to = ["*"] goes; a frontend has no use for it.
     if get(&config, &["cluster", "frontends"]).is_some() {
@@ -54,10 +57,10 @@ pub fn render(plan: &Plan, member: &MemberPlan) -> anyhow::Result<String> {
         set(&mut config, &["cluster", "frontends"], strings(frontends))?;
     }
     let members: Table =
-        others.iter().map(|m| (m.name.clone(), Value::String(m.addr(Service::Link).to_string()))).collect();
+        named.iter().map(|m| (m.name.clone(), Value::String(m.addr(Service::Link).to_string()))).collect();
     set(&mut config, &["cluster", "members"], Value::Table(members))?;
     if get(&config, &["cluster", "services"]).is_some() {
-        let services: Table = others
+        let services: Table = named
             .iter()
             .filter(|m| m.role == MemberRole::Backend)
             .map(|m| {
@@ -71,7 +74,11 @@ pub fn render(plan: &Plan, member: &MemberPlan) -> anyhow::Result<String> {
         set(&mut config, &["cluster", "services"], Value::Table(services))?;
     }
     set(&mut config, &["cluster", "link", "address"], string(&member.addr(Service::Link).to_string()))?;
-    set(&mut config, &["cluster", "link", "allow"], strings(others.iter().map(|m| m.ip.to_string()).collect()))?;
+    let allow = match plan.members.iter().any(|m| m.unlisted) {
+        true => vec![plan.members_network()],
+        false => others.iter().map(|m| m.ip.to_string()).collect(),
+    };
+    set(&mut config, &["cluster", "link", "allow"], strings(allow))?;
     set(&mut config, &["cluster", "link", "secret_file"], path(&plan.secret_path()))?;
     // Backends take PROXY headers from the frontends; the frontends have
     // no load balancer in front of them here.

@@ -22,6 +22,7 @@ fn plan(dir: &Path) -> Plan {
         frontends: 2,
         backends: 3,
         spare_backends: 1,
+        unlisted_backends: 0,
         retry_interval: "3s",
     })
     .unwrap();
@@ -106,7 +107,7 @@ fn the_demo_renders_the_examples_with_the_same_keys() {
         assert_eq!(link.address, member.addr(Service::Link));
         // Every other member, spares included, may connect; itself is not listed.
         assert_eq!(link.allow.len(), plan.members.len() - 1);
-        assert!(!link.allow.contains(&std::net::IpAddr::V4(member.ip)));
+        assert!(!link.allow.iter().any(|peers| peers.contains(std::net::IpAddr::V4(member.ip))));
         assert_eq!(config.cluster.members.len(), plan.members.len() - 1);
         match member.role {
             MemberRole::Frontend => {
@@ -137,6 +138,7 @@ fn plans_refuse_addresses_and_ports_that_cannot_work() {
         frontends: 2,
         backends: 3,
         spare_backends: 0,
+        unlisted_backends: 0,
         retry_interval: "3s",
     };
     let err = Plan::new(&options(Ipv4Addr::new(10, 0, 0, 1), 10000)).unwrap_err();
@@ -152,4 +154,44 @@ fn plans_refuse_addresses_and_ports_that_cannot_work() {
     assert_eq!(plan.members[2].addr(Service::Imap).to_string(), "127.0.0.4:10143");
     assert_eq!(plan.ldap.to_string(), "127.0.0.2:10389");
     assert_eq!(plan.base_dn(), "dc=example,dc=test");
+}
+
+#[test]
+fn an_unlisted_backend_is_named_in_no_other_config_and_admitted_by_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = Plan::new(&PlanOptions {
+        dir: dir.path(),
+        domain: "example.test",
+        first_address: Ipv4Addr::new(127, 0, 42, 2),
+        base_port: 10000,
+        frontends: 2,
+        backends: 3,
+        spare_backends: 0,
+        unlisted_backends: 1,
+        retry_interval: "3s",
+    })
+    .unwrap();
+    std::fs::write(plan.secret_path(), "a demo cluster secret of enough bytes\n").unwrap();
+    std::fs::write(plan.ldap_password_path(), "ldap\n").unwrap();
+    // 127.0.42.2 .. 127.0.42.7: the smallest network holding them, and
+    // nothing far outside (127.0.42.250 stays a stranger).
+    assert_eq!(plan.members_network(), "127.0.42.0/29");
+    let newcomer = plan.members.iter().find(|m| m.unlisted).unwrap();
+    assert!(newcomer.spare, "an unlisted backend is not started with the cluster");
+    for member in &plan.members {
+        let path = dir.path().join(format!("{}.toml", member.name));
+        std::fs::write(&path, render::render(&plan, member).unwrap()).unwrap();
+        let config = Config::load(Some(&path)).unwrap_or_else(|e| panic!("{}: {e:#}", member.name));
+        let link = config.cluster.link.as_ref().unwrap();
+        let admits = |ip: Ipv4Addr| link.allow.iter().any(|peers| peers.contains(std::net::IpAddr::V4(ip)));
+        assert!(plan.members.iter().all(|m| admits(m.ip)), "{}: every member is admitted", member.name);
+        assert!(!admits(Ipv4Addr::new(127, 0, 42, 250)));
+        if member.unlisted {
+            // It knows the others, as any member does.
+            assert_eq!(config.cluster.members.len(), plan.members.len() - 1);
+        } else {
+            assert!(!config.cluster.members.contains_key(&newcomer.name), "{} names it", member.name);
+            assert!(!config.cluster.services.contains_key(&newcomer.name), "{} names it", member.name);
+        }
+    }
 }

@@ -23,6 +23,25 @@ fn full_table_parses_with_defaults() {
 }
 
 #[test]
+fn the_allow_list_takes_addresses_and_networks() {
+    let config = parse(
+        r#"
+        address = "127.0.0.2:4444"
+        allow = ["10.0.0.0/24", "192.0.2.7", "2001:db8::/64"]
+        secret = "0123456789abcdef0123"
+        "#,
+    )
+    .unwrap();
+    let allowed = |ip: &str| config.allow.iter().any(|peers| peers.contains(ip.parse().unwrap()));
+    assert!(allowed("10.0.0.200") && allowed("192.0.2.7") && allowed("2001:db8::5"));
+    // An IPv4 peer on an IPv6 socket shows up IPv4-mapped.
+    assert!(allowed("::ffff:10.0.0.9"));
+    assert!(!allowed("10.0.1.1") && !allowed("192.0.2.8") && !allowed("2001:db9::1"));
+    let bad = parse("address = \"127.0.0.2:1\"\nallow = [\"10.0.0.0/99\"]\n").unwrap_err();
+    assert!(bad.to_string().contains("neither an IP address nor a network"), "{bad}");
+}
+
+#[test]
 fn unknown_and_bad_keys_are_named() {
     let unknown = parse("address = \"127.0.0.2:1\"\nallow = []\nsecret = \"x\"\ncache = 3\n").unwrap_err();
     assert!(unknown.to_string().contains("cache"), "{unknown}");

@@ -17,6 +17,8 @@ struct FakeHosts {
     hosts: Mutex<HashMap<AccountName, DomainName>>,
     lookups: AtomicUsize,
     down: std::sync::atomic::AtomicBool,
+    adopted: Mutex<Adoptions>,
+    adoption_reads: AtomicUsize,
 }
 
 impl FakeHosts {
@@ -69,6 +71,14 @@ impl HostDirectory for FakeHosts {
     async fn restore(&self, _server: &DomainName, progress: Progress<'_>) -> Result<usize> {
         progress(0, 0);
         Ok(0)
+    }
+
+    async fn adoptions(&self) -> Result<Adoptions> {
+        self.adoption_reads.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(DirectoryError::Backend("fake directory down".into()));
+        }
+        Ok(self.adopted.lock().clone())
     }
 }
 
@@ -187,4 +197,51 @@ async fn writes_through_the_cache_drop_what_they_change() {
     assert!(cache.is_empty());
     assert_eq!(cache.host_server(&bob).await.unwrap(), Some(server("sv2.example.com")));
     assert_eq!(cache.accounts_on(&server("sv2.example.com")).await.unwrap(), vec![bob]);
+}
+
+#[tokio::test]
+async fn an_adopted_servers_accounts_are_answered_with_the_adopter() {
+    let fake = FakeHosts::with(&[("carol@example.com", "sv2.example.com"), ("erin@example.com", "sv3.example.com")]);
+    fake.adopted.lock().insert(server("sv2.example.com"), server("sv3.example.com"));
+    let cache = CachedHosts::new(fake, limits(5, 10));
+    let t0 = Instant::now();
+    let carol = name("carol@example.com");
+    assert_eq!(cache.host_server_at(&carol, t0).await.unwrap(), Some(server("sv3.example.com")));
+    assert_eq!(cache.host_server_at(&name("erin@example.com"), t0).await.unwrap(), Some(server("sv3.example.com")));
+    assert_eq!(cache.host_server_at(&name("nobody@example.com"), t0).await.unwrap(), None);
+    assert_eq!(cache.inner().adoption_reads.load(Ordering::SeqCst), 1, "one read of the table per server TTL");
+
+    // Released behind the cache's back: seen once the server TTL (2 s) is up.
+    cache.inner().adopted.lock().clear();
+    let later = t0 + Duration::from_millis(1_500);
+    assert_eq!(cache.host_server_at(&carol, later).await.unwrap(), Some(server("sv3.example.com")));
+    let later = t0 + Duration::from_secs(2);
+    assert_eq!(cache.host_server_at(&carol, later).await.unwrap(), Some(server("sv2.example.com")));
+    assert_eq!(cache.inner().lookups(), 3, "the account itself stays cached meanwhile");
+}
+
+#[tokio::test]
+async fn adopting_through_the_cache_is_seen_at_once_and_a_lost_directory_keeps_the_last_table() {
+    let fake = FakeHosts::with(&[("carol@example.com", "sv2.example.com")]);
+    let cache = CachedHosts::new(fake, limits(60, 10));
+    let t0 = Instant::now();
+    let carol = name("carol@example.com");
+    assert_eq!(cache.host_server_at(&carol, t0).await.unwrap(), Some(server("sv2.example.com")));
+    // The fake keeps no server entries: the trait's default refuses.
+    let refused = cache.adopt(&server("sv2.example.com"), &server("sv3.example.com")).await;
+    assert!(matches!(refused, Err(AdoptionError::Unsupported)), "{refused:?}");
+    // An adoption made elsewhere, then this member's own write drops the
+    // table: the next look-up reads it again, without waiting for the TTL.
+    cache.inner().adopted.lock().insert(server("sv2.example.com"), server("sv3.example.com"));
+    cache.invalidate_adoptions();
+    assert_eq!(cache.host_server_at(&carol, t0).await.unwrap(), Some(server("sv3.example.com")));
+
+    // The directory goes away: the account is still cached, and the last
+    // table of adoptions goes on routing it.
+    cache.inner().down.store(true, Ordering::SeqCst);
+    let later = t0 + Duration::from_secs(3);
+    assert_eq!(cache.host_server_at(&carol, later).await.unwrap(), Some(server("sv3.example.com")));
+    let reads = cache.inner().adoption_reads.load(Ordering::SeqCst);
+    cache.host_server_at(&carol, later + Duration::from_millis(500)).await.unwrap();
+    assert_eq!(cache.inner().adoption_reads.load(Ordering::SeqCst), reads, "not re-asked on every call");
 }
