@@ -55,14 +55,11 @@ pub struct MemberLinks {
     configured: BTreeMap<String, SocketAddr>,
     /// `None` without a shared directory (a single server).
     directory: Option<Arc<Hosts>>,
-    /// One background re-read of the published table at a time, for the
-    /// callers that cannot wait for it ([`MemberLinks::known`]).
-    refreshing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl MemberLinks {
     pub fn new(configured: BTreeMap<String, SocketAddr>, directory: Option<Arc<Hosts>>) -> Self {
-        Self { configured, directory, refreshing: Arc::default() }
+        Self { configured, directory }
     }
 
     /// `server`'s link address; `Ok(None)` when neither the config nor
@@ -98,38 +95,6 @@ impl MemberLinks {
             }
         }
         all
-    }
-
-    /// Whether `server` is a member, without waiting: configured, or seen
-    /// with a link address in the last table read from the directory. A
-    /// name found in neither starts a re-read in the background, so a
-    /// member that published since is known a moment later.
-    pub fn known(&self, server: &str) -> bool {
-        if self.configured_link(server).is_some() {
-            return true;
-        }
-        let (Some(directory), Ok(name)) = (&self.directory, DomainName::parse(server)) else { return false };
-        let seen = directory.last_services().and_then(|all| all.get(&name).map(|s| s.contains_key(&ServiceKind::Link)));
-        if seen == Some(true) {
-            return true;
-        }
-        self.refresh_in_background(directory.clone());
-        false
-    }
-
-    fn refresh_in_background(&self, directory: Arc<Hosts>) {
-        use std::sync::atomic::Ordering;
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        if self.refreshing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let refreshing = self.refreshing.clone();
-        runtime.spawn(async move {
-            if let Err(error) = directory.published_services().await {
-                tracing::info!(target: "cluster::admin", %error, "cannot read the members' published addresses");
-            }
-            refreshing.store(false, Ordering::Release);
-        });
     }
 
     fn configured_link(&self, server: &str) -> Option<SocketAddr> {

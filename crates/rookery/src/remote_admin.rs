@@ -86,8 +86,8 @@ impl ClusterAdmin for LinkAdmin {
         members
     }
 
-    fn is_member(&self, name: &str) -> bool {
-        !name.eq_ignore_ascii_case(&self.me) && self.members.known(name)
+    async fn is_member(&self, name: &str) -> bool {
+        !name.eq_ignore_ascii_case(&self.me) && matches!(self.members.link(name).await, Ok(Some(_)))
     }
 
     fn hosts_accounts(&self) -> bool {

@@ -24,7 +24,7 @@ async fn check(services: &AdminServices, header: Option<String>) -> Result<(), A
     let decoded = String::from_utf8(decoded).map_err(|_| ApiError::Unauthorized)?;
     let (user, password) = decoded.split_once(':').ok_or(ApiError::Unauthorized)?;
     let user = AccountName::parse(user, Some(&services.main_domain)).map_err(|_| ApiError::Unauthorized)?;
-    if !services.is_administrator(&user) {
+    if !services.is_administrator(&user).await {
         return Err(ApiError::Unauthorized);
     }
     match services.directory.authenticate(&user, password).await? {

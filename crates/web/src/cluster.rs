@@ -59,7 +59,7 @@ pub trait ClusterAdmin: Send + Sync {
     /// The other members, pinged.
     async fn members(&self) -> Vec<MemberInfo>;
     /// Whether `name` is a member (its main domain, CM-2).
-    fn is_member(&self, name: &str) -> bool;
+    async fn is_member(&self, name: &str) -> bool;
     /// Whether this member keeps accounts (a frontend does not, CM-15).
     fn hosts_accounts(&self) -> bool;
     /// This member's name (`hostServer` of its accounts).
@@ -150,11 +150,14 @@ async fn target_member(s: &AdminServices, cluster: &dyn ClusterAdmin, request: R
                 )));
             }
         }
+        let here = server.as_deref().is_none_or(|named| named.eq_ignore_ascii_case(&cluster.server_name()));
+        let known = match &server {
+            Some(named) if !here => cluster.is_member(named).await,
+            _ => true,
+        };
         return match server {
-            Some(server) if !cluster.is_member(&server) && !server.eq_ignore_ascii_case(&cluster.server_name()) => {
-                Err(ApiError::BadRequest(format!("{server} is not a member of this cluster")))
-            }
-            Some(server) if !server.eq_ignore_ascii_case(&cluster.server_name()) => Ok(Target::Member(server, call)),
+            Some(server) if !known => Err(ApiError::BadRequest(format!("{server} is not a member of this cluster"))),
+            Some(server) if !here => Ok(Target::Member(server, call)),
             _ if !cluster.hosts_accounts() => Err(ApiError::BadRequest(
                 "this member is a frontend and keeps no accounts: name the backend that hosts the new account \
                  (\"server\", or --server on the command line)"
@@ -190,7 +193,7 @@ pub(crate) async fn via_member(
         let answer = call_local(s.clone(), call).await;
         return answer_response(answer);
     }
-    if !cluster.is_member(&member) {
+    if !cluster.is_member(&member).await {
         return ApiError::NotFound(format!("{member} is not a member of this cluster")).into_response();
     }
     forwarded(cluster.as_ref(), &member, call).await

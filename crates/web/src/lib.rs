@@ -38,10 +38,14 @@ impl AdminServices {
     /// in a cluster the postmaster of any member's main domain (CM-30), so
     /// that a frontend, which keeps no passwords (CM-15), is administered
     /// with a backend's postmaster login.
-    pub fn is_administrator(&self, user: &AccountName) -> bool {
-        *user == self.administrator()
-            || (user.local().as_str() == "postmaster"
-                && self.cluster.as_ref().is_some_and(|c| c.is_member(user.domain().as_str())))
+    pub async fn is_administrator(&self, user: &AccountName) -> bool {
+        if *user == self.administrator() {
+            return true;
+        }
+        match &self.cluster {
+            Some(cluster) if user.local().as_str() == "postmaster" => cluster.is_member(user.domain().as_str()).await,
+            _ => false,
+        }
     }
 }
 

@@ -34,7 +34,7 @@ impl ClusterAdmin for FakeCluster {
         vec![MemberInfo { name: "sv2.test".into(), link: "127.0.0.3:4000".into(), reachable: true }]
     }
 
-    fn is_member(&self, name: &str) -> bool {
+    async fn is_member(&self, name: &str) -> bool {
         name == "sv2.test"
     }
 
