@@ -144,20 +144,10 @@ fn remote_delivery(dns: &DnsServer, port: u16) -> RemoteDelivery {
     remote_delivery_with_timeout(dns, port, Duration::from_secs(5))
 }
 
-/// Remote delivery with a login for the servers named `host`.
+/// Remote delivery with a login (user `user`) for the servers named `host`.
 fn remote_delivery_with_login(dns: &DnsServer, port: u16, host: &str, password: &str) -> RemoteDelivery {
-    let config = OutboundConfig {
-        smtp_port: port,
-        dns_servers: vec![dns.addr()],
-        resolve_timeout: Duration::from_secs(5),
-        ..OutboundConfig::default()
-    };
-    let mut client = ClientConfig::new("test.example");
-    client.tls_policy = TlsPolicy::Disabled;
-    client.timeouts = Timeouts::all(Duration::from_secs(5));
     let credentials = smtp_client::Credentials { user: "user".into(), password: password.into() };
-    client.logins.insert(host.into(), credentials);
-    RemoteDelivery::new(Router::new(&config).unwrap(), Pool::new(client, PoolLimits::default()))
+    remote_delivery_configured(dns, port, Duration::from_secs(5), &[(host, credentials)])
 }
 
 #[tokio::test]
@@ -205,6 +195,15 @@ async fn a_server_that_wants_a_login_gets_it_and_a_refused_login_defers() {
 }
 
 fn remote_delivery_with_timeout(dns: &DnsServer, port: u16, timeout: Duration) -> RemoteDelivery {
+    remote_delivery_configured(dns, port, timeout, &[])
+}
+
+fn remote_delivery_configured(
+    dns: &DnsServer,
+    port: u16,
+    timeout: Duration,
+    logins: &[(&str, smtp_client::Credentials)],
+) -> RemoteDelivery {
     let config = OutboundConfig {
         smtp_port: port,
         dns_servers: vec![dns.addr()],
@@ -214,6 +213,9 @@ fn remote_delivery_with_timeout(dns: &DnsServer, port: u16, timeout: Duration) -
     let mut client = ClientConfig::new("test.example");
     client.tls_policy = TlsPolicy::Disabled;
     client.timeouts = Timeouts::all(timeout);
+    for (host, credentials) in logins {
+        client.logins.insert((*host).to_owned(), credentials.clone());
+    }
     RemoteDelivery::new(Router::new(&config).unwrap(), Pool::new(client, PoolLimits::default()))
 }
 

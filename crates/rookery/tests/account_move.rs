@@ -9,73 +9,23 @@
 //! and leaves the account served where it was.
 mod common;
 
+use common::cluster::{Member, Setup, services, start};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use testkit::slapd::Slapd;
-use testkit::{SmtpClient, TestServer, TestServerOptions};
+use testkit::{SmtpClient, TestServer};
 
-const SECRET: &str = "a cluster secret for tests";
 const ALICE: &str = "alice@shared.test";
 const PASSWORD: &str = "pw-alice";
 
-fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port()
-}
-
-struct Member {
-    name: &'static str,
-    role: &'static str,
-    link: String,
-}
-
+/// Every member lists itself on its allow-list too: `rookery account move`
+/// run on a member connects to it from its own address.
 fn member(slapd: &Slapd, me: &Member, all: &[&Member], extra: &str) -> TestServer {
-    let members: String = all.iter().map(|m| format!("\"{}\" = \"{}\"\n", m.name, m.link)).collect();
-    // Every member, itself included: `rookery account move` run on a
-    // member connects to it from its own address.
-    let allow: Vec<String> = all.iter().map(|m| format!("\"{}\"", m.link.rsplit_once(':').unwrap().0)).collect();
-    let proxies = if me.role == "backend" { "[limits]\nproxy_protocol_from = [\"127.0.0.1\"]\n" } else { "" };
-    let extra_config = format!(
-        r#"[directory]
-kind = "ldap"
-url = "{url}"
-base_dn = "{base}"
-bind_dn = "{admin}"
-bind_password = "{password}"
-
-[queue]
-retry_schedule = ["1s"]
-
-[cluster]
-role = "{role}"
-
-[cluster.members]
-{members}
-[cluster.link]
-address = "{link}"
-allow = [{allow}]
-secret = "{SECRET}"
-
-{extra}
-{proxies}"#,
-        url = slapd.url(),
-        base = slapd.base_dn(),
-        admin = slapd.admin_dn(),
-        password = slapd.admin_password(),
-        role = me.role,
-        link = me.link,
-        allow = allow.join(", "),
-    );
-    common::server_with(TestServerOptions {
-        main_domain: me.name.to_owned(),
-        extra_config,
-        outbound: "enabled = false".to_owned(),
-        ..Default::default()
-    })
+    start(slapd, me, all, Setup { extra, allow_self: true, ..Setup::default() })
 }
 
 fn imap_args(frontend: &TestServer) -> Vec<String> {
@@ -150,22 +100,14 @@ fn queue_empty(frontend: &TestServer, backend: &TestServer) -> bool {
 #[test]
 fn a_live_account_moves_to_another_backend_with_every_message_once() {
     let slapd = Slapd::start().unwrap();
-    let sv1 = Member { name: "sv1.test", role: "backend", link: format!("127.0.0.2:{}", free_port("127.0.0.2")) };
-    let sv2 = Member { name: "sv2.test", role: "backend", link: format!("127.0.0.3:{}", free_port("127.0.0.3")) };
-    let fe = Member { name: "fe.test", role: "frontend", link: format!("127.0.0.4:{}", free_port("127.0.0.4")) };
+    let sv1 = Member::new("sv1.test", "backend", "127.0.0.2");
+    let sv2 = Member::new("sv2.test", "backend", "127.0.0.3");
+    let fe = Member::new("fe.test", "frontend", "127.0.0.4");
     // A backend that is configured but down.
-    let sv3 = Member { name: "sv3.test", role: "backend", link: format!("127.0.0.5:{}", free_port("127.0.0.5")) };
+    let sv3 = Member::new("sv3.test", "backend", "127.0.0.5");
     let all = [&sv1, &sv2, &fe, &sv3];
     let old_host = member(&slapd, &sv1, &all, "");
     let new_host = member(&slapd, &sv2, &all, "");
-    let services = |b: &TestServer, name: &str| {
-        format!(
-            "[cluster.services.\"{name}\"]\nimap = \"{}\"\npop3 = \"{}\"\nsubmission = \"{}\"\n",
-            b.ports.imap(),
-            b.ports.pop3(),
-            b.ports.submission()
-        )
-    };
     let extra = services(&old_host, "sv1.test") + &services(&new_host, "sv2.test");
     let frontend = member(&slapd, &fe, &all, &extra);
     old_host.admin(&["domain", "add", "shared.test", "--shared"]).unwrap();

@@ -7,152 +7,26 @@
 //! (CM-15).
 mod common;
 
-use std::net::TcpListener;
+use common::cluster::{Member, Setup, admin_as, copy_tree, messages, read_tagged, send, services, start, wait};
 use std::time::Duration;
+use testkit::SmtpClient;
 use testkit::slapd::Slapd;
-use testkit::{SmtpClient, TestServer, TestServerOptions};
-
-const SECRET: &str = "a cluster secret for tests";
-
-/// A free port on `ip`.
-fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port()
-}
-
-struct Member {
-    name: &'static str,
-    role: &'static str,
-    link: String,
-}
-
-fn member(slapd: &Slapd, me: &Member, all: &[&Member]) -> TestServer {
-    member_with(slapd, me, all, "", "enabled = false")
-}
-
-/// `extra`: more of the `[cluster]` table (e.g. `[cluster.services...]`);
-/// `outbound`: the `[outbound]` keys.
-fn member_with(slapd: &Slapd, me: &Member, all: &[&Member], extra: &str, outbound: &str) -> TestServer {
-    let members: String = all.iter().map(|m| format!("\"{}\" = \"{}\"\n", m.name, m.link)).collect();
-    let allow: Vec<String> = all
-        .iter()
-        .filter(|m| m.name != me.name)
-        .map(|m| format!("\"{}\"", m.link.rsplit_once(':').unwrap().0))
-        .collect();
-    let extra_config = format!(
-        r#"[directory]
-kind = "ldap"
-url = "{url}"
-base_dn = "{base}"
-bind_dn = "{admin}"
-bind_password = "{password}"
-
-[queue]
-retry_schedule = ["1s"]
-
-[cluster]
-role = "{role}"
-frontends = ["fe.test"]
-
-[cluster.members]
-{members}
-[cluster.link]
-address = "{link}"
-allow = [{allow}]
-secret = "{SECRET}"
-
-{extra}
-"#,
-        url = slapd.url(),
-        base = slapd.base_dn(),
-        admin = slapd.admin_dn(),
-        password = slapd.admin_password(),
-        role = me.role,
-        link = me.link,
-        allow = allow.join(", "),
-        // The backends take the frontend's sessions with a PROXY header
-        // naming the client; only the frontend connects to their services.
-        extra = if me.role == "backend" {
-            format!("{extra}\n[limits]\nproxy_protocol_from = [\"127.0.0.1\"]\n")
-        } else {
-            extra.to_owned()
-        },
-    );
-    common::server_with(TestServerOptions {
-        main_domain: me.name.to_owned(),
-        extra_config,
-        outbound: outbound.to_owned(),
-        ..Default::default()
-    })
-}
-
-/// `rookery ARGS` against `frontend` as `backend`'s postmaster: a
-/// frontend makes no accounts and keeps no password (CM-15).
-fn admin_as(frontend: &TestServer, backend: &TestServer, args: &[&str]) -> anyhow::Result<String> {
-    let (user, password) = (format!("postmaster@{}", backend.main_domain()), backend.postmaster_password());
-    frontend.admin(&[&["--admin-user", user.as_str(), "--admin-password", password.as_str()][..], args].concat())
-}
-
-fn messages(server: &TestServer, account: &str) -> usize {
-    let show = server.admin(&["account", "show", account]).unwrap();
-    let line = show.lines().find(|l| l.starts_with("used:")).unwrap_or_default();
-    line.split(" in ").nth(1).and_then(|m| m.split_whitespace().next()).and_then(|n| n.parse().ok()).unwrap_or(0)
-}
-
-fn send(frontend: &TestServer, recipients: &[&str], subject: &str) {
-    let mut c = SmtpClient::connect(frontend.ports.smtp()).unwrap();
-    c.reply().unwrap();
-    c.command("EHLO client.example").unwrap();
-    assert!(c.command("MAIL FROM:<sender@remote.example>").unwrap().starts_with("250"));
-    for rcpt in recipients {
-        let reply = c.command(&format!("RCPT TO:<{rcpt}>")).unwrap();
-        assert!(reply.starts_with("250"), "{rcpt}: {reply}");
-    }
-    assert!(c.command("DATA").unwrap().starts_with("354"));
-    c.send(format!("Subject: {subject}\r\n\r\nhello\r\n.\r\n").as_bytes()).unwrap();
-    let reply = c.reply().unwrap();
-    assert!(reply.starts_with("250"), "{reply}");
-}
-
-/// Reads IMAP lines up to the tagged reply.
-fn read_tagged(c: &mut SmtpClient, tag: &str) -> String {
-    let mut all = String::new();
-    loop {
-        let line = c.read_line().unwrap();
-        all.push_str(&line);
-        all.push('\n');
-        if line.starts_with(&format!("{tag} ")) {
-            return all;
-        }
-    }
-}
-
-fn wait(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    testkit::wait_for(timeout, what, || check().then_some(()));
-}
 
 #[test]
 fn shared_domain_mail_reaches_each_accounts_host_through_the_frontend() {
     let slapd = Slapd::start().unwrap();
-    let sv1 = Member { name: "sv1.test", role: "backend", link: format!("127.0.0.2:{}", free_port("127.0.0.2")) };
-    let sv2 = Member { name: "sv2.test", role: "backend", link: format!("127.0.0.3:{}", free_port("127.0.0.3")) };
-    let fe = Member { name: "fe.test", role: "frontend", link: format!("127.0.0.4:{}", free_port("127.0.0.4")) };
+    let sv1 = Member::new("sv1.test", "backend", "127.0.0.2");
+    let sv2 = Member::new("sv2.test", "backend", "127.0.0.3");
+    let fe = Member::new("fe.test", "frontend", "127.0.0.4");
     let all = [&sv1, &sv2, &fe];
     // sv1 hands its outbound mail to the frontends (CM-27); the frontend
     // relays it to the sink, the Internet here.
     let sink = testkit::SmtpSink::start("127.0.0.6").unwrap();
-    let backend1 = member_with(&slapd, &sv1, &all, "", "forward_to = [\"*\"]");
-    let mut backend2 = member(&slapd, &sv2, &all);
-    let services = |b: &TestServer, name: &str| {
-        format!(
-            "[cluster.services.\"{name}\"]\nimap = \"{}\"\npop3 = \"{}\"\nsubmission = \"{}\"\n",
-            b.ports.imap(),
-            b.ports.pop3(),
-            b.ports.submission()
-        )
-    };
+    let backend1 = start(&slapd, &sv1, &all, Setup { outbound: "forward_to = [\"*\"]", ..Setup::default() });
+    let mut backend2 = start(&slapd, &sv2, &all, Setup::default());
     let extra = services(&backend1, "sv1.test") + &services(&backend2, "sv2.test");
     let relay = format!("relay = [\"{}\"]\ntls = \"disabled\"", sink.addr);
-    let frontend = member_with(&slapd, &fe, &all, &extra, &relay);
+    let frontend = start(&slapd, &fe, &all, Setup { extra: &extra, outbound: &relay, ..Setup::default() });
 
     // One directory: a domain added on one member is every member's, and
     // an account made on a backend is hosted there.
@@ -235,30 +109,16 @@ fn shared_domain_mail_reaches_each_accounts_host_through_the_frontend() {
     assert!(!frontend.data_dir().join("directory.redb").exists(), "no local directory on the frontend");
 }
 
-/// Copies a directory tree (an account's storage, "attached" to another
-/// backend).
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn reassign_moves_a_failed_backends_accounts_and_restore_undoes_it() {
     let slapd = Slapd::start().unwrap();
-    let sv2 = Member { name: "sv2.test", role: "backend", link: format!("127.0.0.3:{}", free_port("127.0.0.3")) };
-    let sv3 = Member { name: "sv3.test", role: "backend", link: format!("127.0.0.5:{}", free_port("127.0.0.5")) };
-    let fe = Member { name: "fe.test", role: "frontend", link: format!("127.0.0.4:{}", free_port("127.0.0.4")) };
+    let sv2 = Member::new("sv2.test", "backend", "127.0.0.3");
+    let sv3 = Member::new("sv3.test", "backend", "127.0.0.5");
+    let fe = Member::new("fe.test", "frontend", "127.0.0.4");
     let all = [&sv2, &sv3, &fe];
-    let mut failed = member(&slapd, &sv2, &all);
-    let standby = member(&slapd, &sv3, &all);
-    let frontend = member(&slapd, &fe, &all);
+    let mut failed = start(&slapd, &sv2, &all, Setup::default());
+    let standby = start(&slapd, &sv3, &all, Setup::default());
+    let frontend = start(&slapd, &fe, &all, Setup::default());
     failed.admin(&["domain", "add", "shared.test", "--shared"]).unwrap();
     failed.admin(&["account", "add", "carol@shared.test", "--password", "pw-carol"]).unwrap();
     send(&frontend, &["carol@shared.test"], "before the failure");
@@ -293,19 +153,14 @@ fn reassign_moves_a_failed_backends_accounts_and_restore_undoes_it() {
 #[test]
 fn members_are_administered_through_the_frontend_over_the_link() {
     let slapd = Slapd::start().unwrap();
-    let sv1 = Member { name: "sv1.test", role: "backend", link: format!("127.0.0.2:{}", free_port("127.0.0.2")) };
-    let sv2 = Member { name: "sv2.test", role: "backend", link: format!("127.0.0.3:{}", free_port("127.0.0.3")) };
-    let fe = Member { name: "fe.test", role: "frontend", link: format!("127.0.0.4:{}", free_port("127.0.0.4")) };
+    let sv1 = Member::new("sv1.test", "backend", "127.0.0.2");
+    let sv2 = Member::new("sv2.test", "backend", "127.0.0.3");
+    let fe = Member::new("fe.test", "frontend", "127.0.0.4");
     let all = [&sv1, &sv2, &fe];
-    let backend1 = member(&slapd, &sv1, &all);
-    let mut backend2 = member(&slapd, &sv2, &all);
-    let services = format!(
-        "[cluster.services.\"sv2.test\"]\nimap = \"{}\"\npop3 = \"{}\"\nsubmission = \"{}\"\n",
-        backend2.ports.imap(),
-        backend2.ports.pop3(),
-        backend2.ports.submission()
-    );
-    let frontend = member_with(&slapd, &fe, &all, &services, "enabled = false");
+    let backend1 = start(&slapd, &sv1, &all, Setup::default());
+    let mut backend2 = start(&slapd, &sv2, &all, Setup::default());
+    let services = services(&backend2, "sv2.test");
+    let frontend = start(&slapd, &fe, &all, Setup { extra: &services, ..Setup::default() });
     let password = std::fs::read_to_string(backend1.data_dir().join("postmaster.password")).unwrap();
     let login = ["--admin-user", "postmaster@sv1.test", "--admin-password", password.trim()];
     let through_frontend = |args: &[&str]| frontend.admin(&[&login[..], args].concat());

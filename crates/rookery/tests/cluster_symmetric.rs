@@ -9,12 +9,11 @@
 //! IDLE through a member stays up for as long as the host allows.
 mod common;
 
-use std::net::TcpListener;
+use common::cluster::{SECRET, free_port};
 use std::time::Duration;
 use testkit::slapd::Slapd;
 use testkit::{TestServer, TestServerOptions};
 
-const SECRET: &str = "a cluster secret for tests";
 /// The members' `[imap] idle_timeout`: an IDLE ends with the host's
 /// `* BYE` after this much silence, not sooner.
 const IMAP_IDLE_SECS: u64 = 36;
@@ -22,10 +21,6 @@ const IMAP_IDLE_SECS: u64 = 36;
 const PER_IP: usize = 3;
 /// The test's load balancer, trusted by both members to send PROXY headers.
 const BALANCER: &str = "127.0.0.9";
-
-fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port()
-}
 
 /// One member's fixed addresses, all on its own loopback address.
 struct Member {

@@ -1,6 +1,8 @@
 //! Shared by the integration tests: a started server with a few accounts.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use testkit::{TestServer, TestServerOptions};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rookery");
