@@ -147,7 +147,10 @@ async fn execute(client: &Client, config: &Config, json: bool, command: AdminCom
         }
         AdminCommand::Domain(DomainCommand::List) => {
             let domains: Vec<directory::DomainRecord> = client.get("/domains").await?;
-            let clustered = config.cluster.role != crate::config::Role::Single;
+            // In a cluster every member's main domain is local to it, so
+            // a listing from anywhere (`--admin-url`) shows it is one.
+            let clustered =
+                config.cluster.role != crate::config::Role::Single || domains.iter().any(|d| d.server.is_some());
             print_list(json, &domains, |d| match (&d.server, clustered) {
                 (Some(server), _) => format!("{}\tlocal to {server}", d.name),
                 (None, true) => format!("{}\tshared", d.name),
