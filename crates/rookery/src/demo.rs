@@ -23,7 +23,6 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
@@ -177,8 +176,8 @@ impl Cluster {
 async fn start(plan: &Plan, options: &StaticOptions, cluster: &mut Cluster) -> anyhow::Result<()> {
     let binary = std::env::current_exe().context("finding the rookery binary")?;
     let ldap_password = crate::first_start::random_password();
-    write_private(&plan.ldap_password_path(), &ldap_password)?;
-    write_private(&plan.secret_path(), &crate::first_start::random_password())?;
+    crate::first_start::write_secret(&plan.ldap_password_path(), &ldap_password)?;
+    crate::first_start::write_secret(&plan.secret_path(), &crate::first_start::random_password())?;
     let prepared = slapd::prepare(plan, &ldap_password).await?;
     let slapd = slapd::spawn(&prepared).await?;
     let slapd_pid = slapd.id().unwrap_or(0);
@@ -423,17 +422,4 @@ fn print_summary(summary: &Summary) {
         );
     }
     println!();
-}
-
-/// Writes a secret readable by this user only.
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    writeln!(file, "{text}")?;
-    Ok(())
 }

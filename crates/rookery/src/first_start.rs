@@ -47,7 +47,8 @@ pub fn random_password() -> String {
     (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
 }
 
-fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+/// Writes a secret readable by this user only, durably.
+pub fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -32,7 +32,7 @@ pub async fn prepare(plan: &Plan, password: &str) -> anyhow::Result<Prepared> {
     let dir = plan.dir.join("slapd");
     std::fs::create_dir_all(dir.join("data")).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::write(dir.join("rookery.schema"), SCHEMA)?;
-    super::write_private(&dir.join("slapd.conf"), &config(plan, &dir, password))?;
+    crate::first_start::write_secret(&dir.join("slapd.conf"), &config(plan, &dir, password))?;
     let first_label = plan.domain.split('.').next().unwrap_or("rookery");
     let base = format!(
         "dn: {}\nobjectClass: dcObject\nobjectClass: organization\ndc: {first_label}\no: Rookery demo\n",
