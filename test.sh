@@ -23,6 +23,11 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v ldapsearch >/dev/null 2>&1 || missing+=(ldap-utils)
 # `ss`, which the bench's connection counter (and its tests) read.
 command -v ss >/dev/null 2>&1 || missing+=(iproute2)
+# The dynamic cluster's tests start private etcd nodes (testkit::etcd);
+# etcd-client's build compiles etcd's gRPC definitions with protoc.
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing: ${missing[*]}"
     apt_install "${missing[@]}"

@@ -110,6 +110,11 @@ impl LocalDelivery {
     pub async fn check_quota(&self, account: &AccountName, size: u64) -> Result<(), DeliveryError> {
         let record = self.directory.account(account).await.map_err(temporary)?;
         let Some(limit) = record.and_then(|r| r.quota_bytes) else { return Ok(()) };
+        // Counted where the account is open; a member that does not serve
+        // it leaves the check to the one that does, at delivery.
+        if !matches!(self.locator.locate(account).await, Ok(Location::Here)) {
+            return Ok(());
+        }
         let usage = self.store.account(account).await.map_err(from_store)?.usage().bytes;
         if usage.saturating_add(size) > limit {
             return Err(DeliveryError::QuotaExceeded { usage, limit });

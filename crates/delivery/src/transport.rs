@@ -50,7 +50,7 @@ impl QueueTransport {
     }
 
     async fn deliver_to_account(&self, job: &Job, position: usize, account: &AccountName) -> Outcome {
-        let id = delivery_id(job.id, position);
+        let id = delivery_id(job, position);
         match self.local.locate(account).await {
             Ok(Location::Here) => self.local.deliver_queued(job, account, id).await,
             Ok(Location::Elsewhere { server }) => match &self.members {
@@ -111,8 +111,8 @@ impl LocalDelivery {
     }
 }
 
-/// Unique per (queued message, recipient): the store uses it to recognise
-/// a delivery repeated after a crash.
-pub fn delivery_id(id: queue::QueueId, index: usize) -> DeliveryId {
-    DeliveryId(((id.0 as u128) << 32) | index as u128)
+/// Unique per (queue, queued message, recipient): the store uses it to
+/// recognise a delivery repeated after a crash ([`queue::Job::delivery_id`]).
+pub fn delivery_id(job: &queue::Job, position: usize) -> DeliveryId {
+    DeliveryId(job.delivery_id(position))
 }

@@ -35,12 +35,18 @@
 //!
 //! Every failure to reach or use the server is a [`DirectoryError::Backend`]
 //! naming the server's URL: temporary, the same call may succeed later.
+//!
+//! Several servers (CM-36): `url` is the primary, which takes every write;
+//! `replicas` are copies kept by OpenLDAP's replication that serve reads
+//! when the servers before them in the list do not answer
+//! (`ldap/servers.rs`).
 
 mod batch;
 mod connection;
 mod hosts;
 mod layout;
 mod search;
+mod servers;
 mod services;
 
 use std::collections::HashSet;
@@ -51,17 +57,25 @@ use ldap3::{Mod, Scope, SearchEntry};
 use crate::auth_cache::{AuthCache, AuthCacheLimits};
 use crate::password::Passwords;
 use crate::*;
-use connection::{Connection, Endpoint, rc, result_code};
+use connection::{Endpoint, rc, result_code};
 use layout::*;
 use search::{lookup, search_all};
+use servers::{Failure, Policy, Servers};
 
 const TARGET: &str = "directory::ldap";
 
 /// Where the LDAP server is and how to use it.
 #[derive(Debug, Clone)]
 pub struct LdapOptions {
-    /// `ldap://host:port/` or `ldaps://...`.
+    /// `ldap://host:port/` or `ldaps://...`: the primary server, which
+    /// takes every write and is the first asked for reads.
     pub url: String,
+    /// Further servers holding replicas of the same data (syncrepl
+    /// consumers, or the provider when `url` is a consumer), asked for
+    /// reads in this order when the ones before do not answer. Writes
+    /// never go to them, except by following `url`'s referral to one of
+    /// them (see `ldap/servers.rs`).
+    pub replicas: Vec<String>,
     /// The entry under which `ou=domains` lives; it must exist.
     pub base_dn: String,
     /// Binds with write access under `base_dn` and read access to
@@ -86,6 +100,12 @@ pub struct LdapOptions {
     /// for slapd 2.5.13 with `dbnosync`).
     pub rewrite_batch: usize,
     pub rewrite_connections: usize,
+    /// How long a server that failed is passed over for reads before one
+    /// read tries it again (then the preferred server is used again).
+    pub retry_down_after: Duration,
+    /// How long after a write this process reads from the server that
+    /// took it, so that replication lag does not hide its own writes.
+    pub read_own_writes: Duration,
 }
 
 impl LdapOptions {
@@ -97,22 +117,38 @@ impl LdapOptions {
             base_dn: base_dn.to_owned(),
             bind_dn: bind_dn.to_owned(),
             bind_password: bind_password.to_owned(),
+            replicas: Vec::new(),
             local_server: None,
-            connect_timeout: Duration::from_secs(5),
+            // Short: a server that does not answer makes reads wait this
+            // long once before they move on to a replica.
+            connect_timeout: Duration::from_secs(3),
             operation_timeout: Duration::from_secs(30),
             auth_cache_ttl: embedded.auth_cache_ttl,
             auth_cache_capacity: embedded.auth_cache_capacity,
             max_concurrent_password_hashes: embedded.max_concurrent_password_hashes,
             rewrite_batch: batch::BATCH,
             rewrite_connections: batch::CONNECTIONS,
+            retry_down_after: Duration::from_secs(10),
+            read_own_writes: Duration::from_secs(5),
         }
+    }
+
+    /// Why `url` cannot name a directory server, if it cannot: for
+    /// checking a configuration before connecting.
+    pub fn check_url(url: &str) -> std::result::Result<(), String> {
+        servers::check_url(url)
+    }
+
+    /// Whether two URLs name the same server (scheme, host and port).
+    pub fn same_server(a: &str, b: &str) -> bool {
+        servers::same_server(a, b)
     }
 }
 
 /// The directory back-end on an LDAP server (OpenLDAP with Rookery's
 /// schema).
 pub struct LdapDirectory {
-    connection: Connection,
+    servers: Servers,
     layout: Layout,
     local_server: Option<DomainName>,
     passwords: Passwords,
@@ -130,14 +166,19 @@ impl LdapDirectory {
     /// Connects, binds, and creates `ou=domains` under the base DN when it
     /// is missing. Fails when the server cannot be reached.
     pub async fn connect(options: LdapOptions) -> Result<Self> {
-        let directory = Self {
-            connection: Connection::new(Endpoint {
-                url: options.url,
-                bind_dn: options.bind_dn,
-                bind_password: options.bind_password,
+        let endpoints = std::iter::once(options.url)
+            .chain(options.replicas)
+            .map(|url| Endpoint {
+                url,
+                bind_dn: options.bind_dn.clone(),
+                bind_password: options.bind_password.clone(),
                 connect_timeout: options.connect_timeout,
                 operation_timeout: options.operation_timeout,
-            }),
+            })
+            .collect();
+        let policy = Policy { retry_down_after: options.retry_down_after, read_own_writes: options.read_own_writes };
+        let directory = Self {
+            servers: Servers::new(endpoints, policy),
             layout: Layout::new(&options.base_dn),
             local_server: options.local_server,
             passwords: Passwords::new(options.max_concurrent_password_hashes),
@@ -157,11 +198,17 @@ impl LdapDirectory {
         Ok(directory)
     }
 
+    /// The URL of the server that answered the last read: `url` normally,
+    /// a replica while the servers before it do not answer.
+    pub fn last_read_server(&self) -> &str {
+        self.servers.last_read_url()
+    }
+
     /// Looks before adding, so that a bind DN that may only read (a
     /// frontend's) can connect once the container exists.
     async fn ensure_domains_container(&self) -> Result<()> {
         let dn = self.layout.domains_dn();
-        if lookup(&self.connection, dn, "(objectClass=*)", &["1.1"]).await.map_err(|e| self.failure(e))?.is_some() {
+        if lookup(&self.servers, dn, "(objectClass=*)", &["1.1"]).await.map_err(|e| self.failure(e))?.is_some() {
             return Ok(());
         }
         let attributes =
@@ -178,9 +225,7 @@ impl LdapDirectory {
         let filter = format!("(|{}{})", class(ACCOUNT_CLASS), class(ALIAS_CLASS));
         let mut attributes = vec!["objectClass", ALIAS_TARGET, PASSWORD];
         attributes.extend(ACCOUNT_ATTRIBUTES);
-        let Some(entry) =
-            lookup(&self.connection, &dn, &filter, &attributes).await.map_err(|e| self.connection.failure(e))?
-        else {
+        let Some(entry) = lookup(&self.servers, &dn, &filter, &attributes).await.map_err(|e| self.failure(e))? else {
             return Ok(None);
         };
         if has_class(&entry, ALIAS_CLASS) {
@@ -201,9 +246,9 @@ impl LdapDirectory {
         self.account_entry(name).await?.ok_or_else(|| DirectoryError::UnknownAccount(name.clone()))
     }
 
-    async fn modify(&self, dn: &str, changes: Vec<Mod<String>>) -> Result<(), ldap3::LdapError> {
-        self.connection
-            .run(|mut ldap| {
+    async fn modify(&self, dn: &str, changes: Vec<Mod<String>>) -> Result<(), Failure> {
+        self.servers
+            .write(|mut ldap| {
                 let changes = changes.clone();
                 async move { ldap.modify(dn, changes).await?.success() }
             })
@@ -211,14 +256,14 @@ impl LdapDirectory {
         Ok(())
     }
 
-    async fn delete(&self, dn: &str) -> Result<(), ldap3::LdapError> {
-        self.connection.run(|mut ldap| async move { ldap.delete(dn).await?.success() }).await?;
+    async fn delete(&self, dn: &str) -> Result<(), Failure> {
+        self.servers.write(|mut ldap| async move { ldap.delete(dn).await?.success() }).await?;
         Ok(())
     }
 
-    async fn add(&self, dn: &str, attributes: Vec<(String, HashSet<String>)>) -> Result<(), ldap3::LdapError> {
-        self.connection
-            .run(|mut ldap| {
+    async fn add(&self, dn: &str, attributes: Vec<(String, HashSet<String>)>) -> Result<(), Failure> {
+        self.servers
+            .write(|mut ldap| {
                 let attributes = attributes.clone();
                 async move { ldap.add(dn, attributes).await?.success() }
             })
@@ -226,8 +271,9 @@ impl LdapDirectory {
         Ok(())
     }
 
-    fn failure(&self, error: ldap3::LdapError) -> DirectoryError {
-        self.connection.failure(error)
+    /// A failure as the caller reports it: temporary, naming the server.
+    fn failure(&self, error: Failure) -> DirectoryError {
+        error.into()
     }
 }
 
@@ -286,7 +332,7 @@ impl Directory for LdapDirectory {
     async fn domain_records(&self) -> Result<Vec<DomainRecord>> {
         let attributes = ["ou", HOST_SERVER];
         let entries =
-            search_all(&self.connection, self.layout.domains_dn(), Scope::OneLevel, &class(DOMAIN_CLASS), &attributes)
+            search_all(&self.servers, self.layout.domains_dn(), Scope::OneLevel, &class(DOMAIN_CLASS), &attributes)
                 .await
                 .map_err(|error| self.failure(error))?;
         let mut records = Vec::with_capacity(entries.len());
@@ -303,7 +349,7 @@ impl Directory for LdapDirectory {
     }
 
     async fn domain_server(&self, domain: &DomainName) -> Result<Option<DomainName>> {
-        let found = lookup(&self.connection, &self.layout.domain_dn(domain), &class(DOMAIN_CLASS), &[HOST_SERVER])
+        let found = lookup(&self.servers, &self.layout.domain_dn(domain), &class(DOMAIN_CLASS), &[HOST_SERVER])
             .await
             .map_err(|error| self.failure(error))?;
         let entry = found.ok_or_else(|| DirectoryError::UnknownDomain(domain.clone()))?;
@@ -330,7 +376,7 @@ impl Directory for LdapDirectory {
     }
 
     async fn has_domain(&self, domain: &DomainName) -> Result<bool> {
-        let found = lookup(&self.connection, &self.layout.domain_dn(domain), &class(DOMAIN_CLASS), &["1.1"])
+        let found = lookup(&self.servers, &self.layout.domain_dn(domain), &class(DOMAIN_CLASS), &["1.1"])
             .await
             .map_err(|error| self.failure(error))?;
         Ok(found.is_some())
@@ -403,7 +449,7 @@ impl Directory for LdapDirectory {
 
     async fn accounts(&self, domain: &DomainName) -> Result<Vec<AccountRecord>> {
         let entries = search_all(
-            &self.connection,
+            &self.servers,
             &self.layout.domain_dn(domain),
             Scope::OneLevel,
             &class(ACCOUNT_CLASS),
@@ -533,12 +579,12 @@ impl Directory for LdapDirectory {
             Some(domain) => (self.layout.domain_dn(domain), Scope::OneLevel),
             None => (self.layout.domains_dn().to_owned(), Scope::Subtree),
         };
-        let entries = search_all(&self.connection, &base, scope, &class(ALIAS_CLASS), &[ADDRESS, ALIAS_TARGET])
+        let entries = search_all(&self.servers, &base, scope, &class(ALIAS_CLASS), &[ADDRESS, ALIAS_TARGET])
             .await
             .map_err(|error| match (result_code(&error), domain) {
-            (Some(rc::NO_SUCH_OBJECT), Some(domain)) => DirectoryError::UnknownDomain(domain.clone()),
-            _ => self.failure(error),
-        })?;
+                (Some(rc::NO_SUCH_OBJECT), Some(domain)) => DirectoryError::UnknownDomain(domain.clone()),
+                _ => self.failure(error),
+            })?;
         let mut records = entries.iter().map(alias_record).collect::<Result<Vec<_>>>()?;
         records.sort_by(|a, b| a.alias.cmp(&b.alias));
         Ok(records)
@@ -547,7 +593,7 @@ impl Directory for LdapDirectory {
     async fn aliases_of(&self, account: &AccountName) -> Result<Vec<AccountName>> {
         self.require_account(account).await?;
         let filter = class_and(ALIAS_CLASS, ALIAS_TARGET, &account.to_string());
-        let entries = search_all(&self.connection, self.layout.domains_dn(), Scope::Subtree, &filter, &[ADDRESS])
+        let entries = search_all(&self.servers, self.layout.domains_dn(), Scope::Subtree, &filter, &[ADDRESS])
             .await
             .map_err(|error| self.failure(error))?;
         let mut aliases = entries.iter().map(address).collect::<Result<Vec<_>>>()?;

@@ -333,6 +333,7 @@ impl ImapSession {
             StoreError::QuotaExceeded { .. } => "[OVERQUOTA] quota exceeded".to_owned(),
             StoreError::NoSuchMessage(_) => "[NONEXISTENT] no such message".to_owned(),
             StoreError::Frozen(_) => "[UNAVAILABLE] account is being moved, try again later".to_owned(),
+            StoreError::NotOwned(_) => "[UNAVAILABLE] account is served elsewhere now, try again later".to_owned(),
             StoreError::Corrupt(_) | StoreError::Io(_) => {
                 tracing::error!(target: "imap", error = %error, "store failed");
                 "[SERVERBUG] mailbox is unavailable, try again later".to_owned()

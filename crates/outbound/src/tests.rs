@@ -222,6 +222,7 @@ fn remote_delivery_configured(
 fn job(recipients: &[&str]) -> Job {
     Job {
         id: QueueId(7),
+        origin: 1,
         envelope: queue::Envelope {
             mail_from: "alice@example.com".into(),
             recipients: recipients.iter().map(|r| r.to_string()).collect(),

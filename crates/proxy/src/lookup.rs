@@ -102,6 +102,11 @@ impl<H: HostDirectory> DirectoryBackends<H> {
     pub fn hosting(self, me: DomainName) -> Self {
         Self { me: Some(me), ..self }
     }
+
+    /// The host cache this lookup reads (shared with the member's locator).
+    pub fn hosts(&self) -> &Arc<CachedHosts<H>> {
+        &self.hosts
+    }
 }
 
 #[async_trait]

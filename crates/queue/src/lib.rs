@@ -26,11 +26,13 @@ mod bounce;
 mod gc;
 mod id;
 mod index;
+mod origin;
 mod record;
 mod recovery;
 mod runner;
 mod schedule;
 mod spool;
+pub use spool::may_hold_messages;
 mod writer;
 
 pub use admin::{HELD_BY_ADMIN, Imported};
@@ -188,10 +190,22 @@ pub struct QueueEntry {
 #[derive(Debug, Clone)]
 pub struct Job {
     pub id: QueueId,
+    /// The queue's tag (see [`Job::delivery_id`]).
+    pub origin: u32,
     pub envelope: Envelope,
     pub body: Bytes,
     /// Indexes into `envelope.recipients`.
     pub recipients: Vec<usize>,
+}
+
+impl Job {
+    /// Unique per (queue, queued message, recipient at `position`): the
+    /// store recognises a delivery repeated after a crash by it, also when
+    /// another member runs this queue (a foreign queue, CM-17), and never
+    /// mistakes two queues' messages for one.
+    pub fn delivery_id(&self, position: usize) -> u128 {
+        ((self.origin as u128) << 96) | ((self.id.0 as u128) << 32) | position as u128
+    }
 }
 
 /// Delivers queued messages; the wiring supplies local (store) and later
@@ -223,6 +237,9 @@ pub(crate) struct Shared {
     /// Wakes the runner: a new message, or a retry time changed.
     pub wake: Notify,
     pub ids: id::IdGenerator,
+    /// This queue directory's tag (`origin.rs`), part of every job's
+    /// delivery ids.
+    pub origin: u32,
 }
 
 /// What the runner's jobs keep alive; the writer stops when the last
@@ -265,6 +282,7 @@ impl Queue {
     pub(crate) fn open_tuned(config: QueueConfig, tuning: Tuning) -> Result<Queue> {
         config.validate()?;
         let lock = spool::lock_dir(&config.dir)?;
+        let origin = origin::load_or_create(&config.dir, config.fsync)?;
         let ids = id::IdGenerator::default();
         let recovered = recovery::recover(&config.dir, config.fsync, &ids)?;
         let schedule = schedule::Schedule::from_index(&recovered.index);
@@ -274,6 +292,7 @@ impl Queue {
             schedule: Mutex::new(schedule),
             wake: Notify::new(),
             ids,
+            origin,
         });
         let writer = writer::Writer::new(shared.clone(), tuning.segment_size, recovered.active, lock);
         let writer = writer::WriterHandle::start(writer)?;
@@ -291,6 +310,15 @@ impl Queue {
     /// One runner per queue.
     pub async fn run(&self, transport: std::sync::Arc<dyn Transport>, shutdown: tokio::sync::watch::Receiver<bool>) {
         runner::run(self.inner.clone(), transport, shutdown).await
+    }
+
+    /// How many messages the queue holds.
+    pub fn len(&self) -> usize {
+        self.inner.shared.index.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Every message in the queue, by id.

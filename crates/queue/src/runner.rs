@@ -126,7 +126,8 @@ fn prepare(inner: &Inner, ready: Ready, now: i64) -> Prepared {
                             index.segment_file(entry.location.segment).map(|file| Body::Stored(file, entry.location))
                         }
                     };
-                    let job = Job { id, envelope: entry.envelope.clone(), body: Bytes::new(), recipients };
+                    let origin = shared.origin;
+                    let job = Job { id, origin, envelope: entry.envelope.clone(), body: Bytes::new(), recipients };
                     body.map(|body| Prepared::Job(job, body)).ok_or(None)
                 }
             }

@@ -212,3 +212,14 @@ pub(crate) fn read_frame(file: &File, offset: u64, frame_len: u64) -> Result<Vec
 
 #[cfg(test)]
 mod tests;
+
+/// Whether the spool in `dir` may hold a message: some segment is longer
+/// than its header. Read without opening (or locking) the queue, so that
+/// a look at another member's idle spool costs nothing.
+pub fn may_hold_messages(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    entries.filter_map(|entry| entry.ok()).any(|entry| {
+        entry.file_name().to_str().and_then(parse_segment_name).is_some()
+            && entry.metadata().is_ok_and(|meta| meta.len() > SEGMENT_HEADER_LEN)
+    })
+}

@@ -125,6 +125,8 @@ pub enum AdminCommand {
     Account(AccountCommand),
     Alias(AliasCommand),
     Queue(QueueCommand),
+    /// `cluster status` and `cluster owner`.
+    Cluster(crate::cluster_admin::ClusterCommand),
 }
 
 pub fn run(
@@ -145,6 +147,7 @@ async fn execute(client: &Client, config: &Config, json: bool, command: AdminCom
             client.send::<_, ()>(Method::POST, "/domains", Some(&NewDomain { name: name.clone(), shared })).await?;
             println!("{} {name} added", if shared { "shared domain" } else { "domain" });
         }
+        AdminCommand::Cluster(command) => cluster(client, json, command).await?,
         AdminCommand::Domain(DomainCommand::List) => {
             let domains: Vec<directory::DomainRecord> = client.get("/domains").await?;
             // In a cluster every member's main domain is local to it, so
@@ -342,6 +345,45 @@ fn parse_size(s: &str) -> Result<u64, String> {
         _ => return Err(format!("bad size unit {unit:?} (use K, M, G or T)")),
     };
     number.checked_mul(1 << shift).ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// `rookery cluster status` and `rookery cluster owner ACCOUNT`.
+async fn cluster(client: &Client, json: bool, command: crate::cluster_admin::ClusterCommand) -> anyhow::Result<()> {
+    use crate::cluster_admin::ClusterCommand;
+    use web::cluster::{AccountOwner, ClusterStatus};
+    match command {
+        ClusterCommand::Owner { account } => {
+            let owner: AccountOwner = client.get(&format!("/cluster/owners/{}", segment(&account))).await?;
+            match (json, &owner.owner) {
+                (true, _) => println!("{}", serde_json::to_string_pretty(&owner)?),
+                (false, Some(member)) => println!("{member}"),
+                (false, None) => println!("nobody has {} open", owner.account),
+            }
+        }
+        _ => {
+            let status: ClusterStatus = client.get("/cluster/status").await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+                return Ok(());
+            }
+            println!("{} cluster {}", status.kind, status.name);
+            println!("controller: {}", status.controller.as_deref().unwrap_or("-"));
+            let figure = |n: Option<u64>| n.map_or_else(|| "-".to_owned(), |n| n.to_string());
+            println!("{:<28} {:<10} {:<5} {:>13} {:>6}  link", "member", "role", "live", "open accounts", "queue");
+            for m in &status.members {
+                println!(
+                    "{:<28} {:<10} {:<5} {:>13} {:>6}  {}",
+                    m.name,
+                    if m.role.is_empty() { "-" } else { &m.role },
+                    if m.live { "yes" } else { "no" },
+                    figure(m.open_accounts),
+                    figure(m.queue_messages),
+                    m.link.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 struct Client {

@@ -63,6 +63,20 @@ pub enum ClusterCommand {
         /// The adopted server's name.
         server: String,
     },
+    /// Show the cluster: members, roles, the controller, open accounts and
+    /// queue sizes (asked of the admin endpoint, like `account` commands).
+    Status,
+    /// Show which member serves ACCOUNT now (in a dynamic cluster: has it
+    /// open), without opening it.
+    Owner { account: String },
+}
+
+impl ClusterCommand {
+    /// Whether the command asks a running member (its admin endpoint)
+    /// rather than the directory.
+    pub fn asks_a_member(&self) -> bool {
+        matches!(self, ClusterCommand::Status | ClusterCommand::Owner { .. })
+    }
 }
 
 pub fn run(config: Option<&Path>, command: ClusterCommand) -> anyhow::Result<()> {
@@ -103,6 +117,9 @@ pub fn run(config: Option<&Path>, command: ClusterCommand) -> anyhow::Result<()>
                 let name = server(&name, "--server")?;
                 let moved = ldap.restore(&name, &mut |done, total| bar.show(done, total)).await?;
                 (format!("restored to {name}"), moved)
+            }
+            ClusterCommand::Status | ClusterCommand::Owner { .. } => {
+                bail!("cluster status and owner ask a running member: see admin_client")
             }
         };
         bar.finish();

@@ -12,7 +12,7 @@ use types::DomainName;
 
 mod cluster;
 mod outbound;
-pub use cluster::{ClusterSection, DirectoryKind, DirectorySection, Role};
+pub use cluster::{ClusterSection, DirectoryKind, DirectorySection, DynamicSection, Role};
 pub use outbound::OutboundSection;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -345,6 +345,7 @@ impl Config {
                     bail!("directory.{key} must be set when directory.kind = \"ldap\"");
                 }
             }
+            self.validate_directory_urls()?;
         }
         if self.cluster.role != Role::Single {
             if self.directory.kind != DirectoryKind::Ldap {
@@ -367,9 +368,68 @@ impl Config {
         for name in self.cluster.services.keys() {
             DomainName::parse(name).with_context(|| format!("cluster.services.{name:?}: not a server name"))?;
         }
+        self.validate_dynamic()?;
         let forward_to_frontends = self.outbound.forward_to.iter().any(|target| target.trim() == "*");
         if forward_to_frontends && self.cluster.role != Role::Frontend && self.cluster.frontends.is_empty() {
             bail!("outbound.forward_to = [\"*\"] sends mail to the frontends, but cluster.frontends names none");
+        }
+        Ok(())
+    }
+
+    fn validate_dynamic(&self) -> anyhow::Result<()> {
+        for (name, peer) in &self.cluster.dynamic_clusters {
+            DomainName::parse(name)
+                .with_context(|| format!("cluster.dynamic_clusters.{name:?}: not a cluster name"))?;
+            if peer.etcd.is_empty() {
+                bail!("cluster.dynamic_clusters.{name:?}.etcd must name at least one etcd endpoint");
+            }
+        }
+        let Some(dynamic) = &self.cluster.dynamic else { return Ok(()) };
+        if !matches!(self.cluster.role, Role::Backend | Role::Symmetric) {
+            bail!("cluster.dynamic needs cluster.role = \"backend\" or \"symmetric\": its members host accounts");
+        }
+        DomainName::parse(&dynamic.name).with_context(|| format!("cluster.dynamic.name {:?}", dynamic.name))?;
+        if dynamic.name.eq_ignore_ascii_case(&self.server_name()) {
+            bail!(
+                "cluster.dynamic.name must differ from cluster.server_name: one names the cluster, the other this member"
+            );
+        }
+        if dynamic.etcd.is_empty() {
+            bail!("cluster.dynamic.etcd must name at least one etcd endpoint");
+        }
+        if dynamic.storage.as_os_str().is_empty() {
+            bail!("cluster.dynamic.storage must name the storage root the members share");
+        }
+        if dynamic.lease_ttl < std::time::Duration::from_secs(2) {
+            bail!("cluster.dynamic.lease_ttl must be at least 2s");
+        }
+        if dynamic.fence_margin.is_zero() || dynamic.fence_margin * 2 > dynamic.lease_ttl {
+            bail!("cluster.dynamic.fence_margin must be above zero and at most half of lease_ttl");
+        }
+        Ok(())
+    }
+
+    /// The `hostServer` of the accounts this server makes: its dynamic
+    /// cluster's name, or its own.
+    pub fn hosted_name(&self) -> String {
+        match &self.cluster.dynamic {
+            Some(dynamic) => dynamic.name.clone(),
+            None => self.server_name(),
+        }
+    }
+
+    /// `directory.url` and each of `directory.replicas` is an LDAP URL,
+    /// and no server is listed twice (a second entry would add nothing).
+    fn validate_directory_urls(&self) -> anyhow::Result<()> {
+        let url = &self.directory.url;
+        directory::LdapOptions::check_url(url).map_err(|e| anyhow::anyhow!("directory.url {url:?}: {e}"))?;
+        for (index, replica) in self.directory.replicas.iter().enumerate() {
+            let key = format!("directory.replicas[{index}] {replica:?}");
+            directory::LdapOptions::check_url(replica).map_err(|e| anyhow::anyhow!("{key}: {e}"))?;
+            let mut earlier = std::iter::once(url).chain(&self.directory.replicas[..index]);
+            if let Some(same) = earlier.find(|other| directory::LdapOptions::same_server(other, replica)) {
+                bail!("{key}: the same server as {same:?} listed before it");
+            }
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ mod admin_client;
 mod cluster_admin;
 mod config;
 mod demo;
+mod dynamic;
 mod first_start;
 mod member;
 mod remote_admin;
@@ -49,7 +50,7 @@ enum Command {
     /// Look at the mail queue.
     #[command(subcommand)]
     Queue(admin_client::QueueCommand),
-    /// Static cluster failover in the shared directory.
+    /// The cluster: its status, and failover in the shared directory.
     #[command(subcommand)]
     Cluster(cluster_admin::ClusterCommand),
     /// Start a complete cluster on loopback addresses, to try it out.
@@ -65,6 +66,9 @@ fn main() -> std::process::ExitCode {
         Command::Account(c) => admin_client::run(cli.config.as_deref(), cli.data, cli.admin, AdminCommand::Account(c)),
         Command::Alias(c) => admin_client::run(cli.config.as_deref(), cli.data, cli.admin, AdminCommand::Alias(c)),
         Command::Queue(c) => admin_client::run(cli.config.as_deref(), cli.data, cli.admin, AdminCommand::Queue(c)),
+        Command::Cluster(c) if c.asks_a_member() => {
+            admin_client::run(cli.config.as_deref(), cli.data, cli.admin, AdminCommand::Cluster(c))
+        }
         Command::Cluster(c) => cluster_admin::run(cli.config.as_deref(), c),
         Command::Demo(c) => demo::run(c),
     };

@@ -55,17 +55,32 @@ pub struct MemberLinks {
     configured: BTreeMap<String, SocketAddr>,
     /// `None` without a shared directory (a single server).
     directory: Option<Arc<Hosts>>,
+    /// In a dynamic cluster, the members' registry in etcd: live, and
+    /// read before the directory.
+    registry: Option<Arc<crate::dynamic::Accounts>>,
 }
 
 impl MemberLinks {
     pub fn new(configured: BTreeMap<String, SocketAddr>, directory: Option<Arc<Hosts>>) -> Self {
-        Self { configured, directory }
+        Self { configured, directory, registry: None }
+    }
+
+    /// Finds the other members of this member's dynamic cluster in its
+    /// registry first.
+    pub fn with_registry(self, registry: Option<Arc<crate::dynamic::Accounts>>) -> Self {
+        Self { registry, ..self }
     }
 
     /// `server`'s link address; `Ok(None)` when neither the config nor
     /// the directory has one, `Err` when the directory cannot be read.
     pub async fn link(&self, server: &str) -> Result<Option<SocketAddr>, String> {
         if let Some(addr) = self.configured_link(server) {
+            return Ok(Some(addr));
+        }
+        if let Some(registry) = &self.registry
+            && let Ok(Some(info)) = registry.member_info(server).await
+            && let Some(addr) = info.link
+        {
             return Ok(Some(addr));
         }
         let (Some(directory), Ok(name)) = (&self.directory, DomainName::parse(server)) else { return Ok(None) };
@@ -255,9 +270,13 @@ pub async fn open_directory(
                 &section.bind_dn,
                 &section.bind_password()?,
             );
+            options.replicas = section.replicas.clone();
             // Accounts made here are hosted here (CM-6); a frontend hosts none.
             if matches!(config.cluster.role, Role::Backend | Role::Symmetric) {
-                options.local_server = Some(server_name(config)?);
+                options.local_server = Some(
+                    DomainName::parse(&config.hosted_name())
+                        .map_err(|e| anyhow::anyhow!("cluster.server_name: {e}"))?,
+                );
             }
             let ldap = directory::LdapDirectory::connect(options)
                 .await
@@ -312,7 +331,7 @@ pub async fn publish_services(config: &crate::config::Config, hosts: &Hosts) {
 /// the link address. An address on an unspecified IP (0.0.0.0, ::) is
 /// published with the link address's IP, this member's address on the
 /// cluster network; one that gives no concrete address is left out.
-fn published_addresses(config: &crate::config::Config) -> ServiceAddresses {
+pub(crate) fn published_addresses(config: &crate::config::Config) -> ServiceAddresses {
     let link = config.cluster.link.as_ref().map(|link| link.address);
     let cluster_ip = link.map(|addr| addr.ip()).filter(|ip| !ip.is_unspecified());
     let candidates = [
@@ -337,7 +356,7 @@ fn published_addresses(config: &crate::config::Config) -> ServiceAddresses {
 
 /// `addr` as another member reaches it: its unspecified IP replaced by
 /// the cluster IP; `None` when no concrete address results.
-fn reachable(addr: SocketAddr, cluster_ip: Option<std::net::IpAddr>) -> Option<SocketAddr> {
+pub(crate) fn reachable(addr: SocketAddr, cluster_ip: Option<std::net::IpAddr>) -> Option<SocketAddr> {
     if addr.port() == 0 {
         return None;
     }
@@ -364,6 +383,13 @@ pub fn trusted_proxies(config: &crate::config::Config) -> anyhow::Result<(net::T
     Ok((all, members))
 }
 
+/// Whether this member's IMAP, POP3 and submission listeners are the login
+/// proxy's: on frontends, symmetric members and dynamic members (which
+/// serve the accounts they have open and proxy the others).
+pub fn proxies_logins(config: &crate::config::Config) -> bool {
+    matches!(config.cluster.role, Role::Frontend | Role::Symmetric) || config.cluster.dynamic.is_some()
+}
+
 /// How a member's client listeners are set up, shared by every protocol.
 pub struct ListenerSetup {
     pub tls: tokio_rustls::TlsAcceptor,
@@ -380,34 +406,18 @@ pub struct ListenerSetup {
 /// account (DESIGN §4); on a symmetric member its own accounts' sessions
 /// are served in process (CM-8). The listeners apply the connection
 /// limits per client address and the PROXY protocol (CM-18).
-pub async fn start_frontend(
+pub async fn start_frontend<L: proxy::BackendLookup>(
     config: &crate::config::Config,
-    hosts: Arc<Hosts>,
+    lookup: L,
     setup: ListenerSetup,
     local: Option<Arc<dyn proxy::LocalSessions>>,
     tasks: &mut tokio::task::JoinSet<()>,
     shutdown: &tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<(&'static str, SocketAddr)>> {
     use anyhow::Context;
     use net::TlsMode;
     use proxy::Protocol;
-    let mut servers = std::collections::HashMap::new();
-    for (name, addresses) in &config.cluster.services {
-        let name = DomainName::parse(name).map_err(|e| anyhow::anyhow!("cluster.services.{name:?}: {e}"))?;
-        for (protocol, addr) in [
-            (Protocol::Imap, addresses.imap),
-            (Protocol::Pop3, addresses.pop3),
-            (Protocol::Submission, addresses.submission),
-        ] {
-            if let Some(addr) = addr {
-                servers.insert((name.clone(), protocol), addr);
-            }
-        }
-    }
-    let mut lookup = proxy::DirectoryBackends::new(hosts, servers);
-    if local.is_some() {
-        lookup = lookup.hosting(server_name(config)?);
-    }
+    let mut bound = Vec::new();
     let frontend = Arc::new(frontend(config, lookup, setup.tls.clone(), local, setup.members.clone()));
     let starttls = TlsMode::StartTls(setup.tls.clone());
     let implicit = TlsMode::Implicit(setup.tls.clone());
@@ -425,12 +435,42 @@ pub async fn start_frontend(
                 .await
                 .with_context(|| format!("{name}: cannot listen on {addr}"))?
                 .proxy_protocol_from(setup.proxies.clone());
-            println!("rookery: {name} listening on {}", listener.local_addr()?);
+            let local = listener.local_addr()?;
+            println!("rookery: {name} listening on {local}");
+            bound.push((name, local));
             tracing::info!(target: "proxy", protocol = name, "sessions are proxied to the accounts' hosts");
             tasks.spawn(frontend.clone().serve(protocol, listener, shutdown.clone()));
         }
     }
-    Ok(())
+    Ok(bound)
+}
+
+/// Where the login proxy of a frontend or symmetric member sends each
+/// session: the account's `hostServer`, mapped to that server's service
+/// addresses by `[cluster.services]` or else by what it published in the
+/// directory (CM-22, CM-4). `hosting`: this member serves its own
+/// accounts (symmetric, CM-8).
+pub fn directory_backends(
+    config: &crate::config::Config,
+    hosts: Arc<Hosts>,
+    hosting: bool,
+) -> anyhow::Result<proxy::DirectoryBackends<Arc<directory::LdapDirectory>>> {
+    use proxy::Protocol;
+    let mut servers = std::collections::HashMap::new();
+    for (name, addresses) in &config.cluster.services {
+        let name = DomainName::parse(name).map_err(|e| anyhow::anyhow!("cluster.services.{name:?}: {e}"))?;
+        for (protocol, addr) in [
+            (Protocol::Imap, addresses.imap),
+            (Protocol::Pop3, addresses.pop3),
+            (Protocol::Submission, addresses.submission),
+        ] {
+            if let Some(addr) = addr {
+                servers.insert((name.clone(), protocol), addr);
+            }
+        }
+    }
+    let lookup = proxy::DirectoryBackends::new(hosts, servers);
+    Ok(if hosting { lookup.hosting(server_name(config)?) } else { lookup })
 }
 
 /// The login proxy with this member's settings. Its answers before the
@@ -539,7 +579,7 @@ impl queue::Transport for ForwardToFrontends {
         envelope.recipients = job.recipients.iter().map(|&p| job.envelope.recipients[p].clone()).collect();
         let request = DeliverRequest {
             account: self.postmaster.clone(),
-            delivery_id: delivery::delivery_id(job.id, job.recipients.first().copied().unwrap_or(0)).0,
+            delivery_id: job.delivery_id(job.recipients.first().copied().unwrap_or(0)),
             envelope,
             body: job.body.clone(),
         };

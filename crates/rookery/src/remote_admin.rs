@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use types::AccountName;
 use web::ApiError;
-use web::cluster::{ApiAnswer, ApiCall, ClusterAdmin, MemberInfo};
+use web::cluster::{ApiAnswer, ApiCall, ClusterAdmin, ClusterStatus, MemberInfo, MemberStatus};
 
 /// How long `members` waits for each ping.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -25,11 +25,18 @@ pub struct LinkAdmin {
     role: Role,
     /// This member's name, left out of `members`.
     me: String,
+    /// A dynamic member's accounts and coordination.
+    dynamic: Option<(Arc<crate::dynamic::Accounts>, String)>,
 }
 
 impl LinkAdmin {
     pub fn new(client: LinkClient, members: MemberLinks, locator: Arc<dyn Locator>, role: Role, me: String) -> Self {
-        Self { client, members, locator, role, me }
+        Self { client, members, locator, role, me, dynamic: None }
+    }
+
+    /// A member of the dynamic cluster `cluster`.
+    pub fn dynamic(self, accounts: Arc<crate::dynamic::Accounts>, cluster: String) -> Self {
+        Self { dynamic: Some((accounts, cluster)), ..self }
     }
 }
 
@@ -96,5 +103,56 @@ impl ClusterAdmin for LinkAdmin {
 
     fn server_name(&self) -> String {
         self.me.clone()
+    }
+
+    fn is_here(&self, server: &str) -> bool {
+        server.eq_ignore_ascii_case(&self.me)
+            || self.dynamic.as_ref().is_some_and(|(_, cluster)| server.eq_ignore_ascii_case(cluster))
+    }
+
+    async fn status(&self) -> Result<ClusterStatus, ApiError> {
+        match &self.dynamic {
+            Some((accounts, cluster)) => crate::dynamic::status::of_dynamic(accounts, cluster).await,
+            None => Ok(self.static_status().await),
+        }
+    }
+
+    async fn owner(&self, account: &AccountName) -> Result<Option<String>, ApiError> {
+        match &self.dynamic {
+            Some((accounts, _)) => accounts
+                .coord()
+                .owner(&account.to_string())
+                .await
+                .map_err(|e| ApiError::Unavailable(format!("cannot ask etcd who has {account} open: {e}"))),
+            None => Ok(Some(self.host_of(account).await?.unwrap_or_else(|| self.me.clone()))),
+        }
+    }
+}
+
+impl LinkAdmin {
+    /// A static cluster: this member and the others it knows, pinged.
+    async fn static_status(&self) -> ClusterStatus {
+        let role = |role: Role| format!("{role:?}").to_lowercase();
+        let mut members = vec![MemberStatus {
+            name: self.me.clone(),
+            role: role(self.role),
+            live: true,
+            link: None,
+            imap: None,
+            open_accounts: None,
+            queue_messages: None,
+        }];
+        for member in self.members().await {
+            members.push(MemberStatus {
+                name: member.name,
+                role: String::new(),
+                live: member.reachable,
+                link: Some(member.link),
+                imap: None,
+                open_accounts: None,
+                queue_messages: None,
+            });
+        }
+        ClusterStatus { kind: "static".into(), name: self.me.clone(), controller: None, members }
     }
 }

@@ -73,7 +73,8 @@ fn failed(e: impl std::fmt::Display) -> MailboxError {
 
 fn from_store(e: StoreError) -> MailboxError {
     match e {
-        StoreError::Frozen(account) => MailboxError::Frozen(account),
+        // Both temporary: the caller tries again, by then at the owner.
+        StoreError::Frozen(account) | StoreError::NotOwned(account) => MailboxError::Frozen(account),
         StoreError::NoSuchMailbox(name) => MailboxError::NoSuchMailbox(name),
         StoreError::MailboxExists(_) | StoreError::BadMailboxName(_) | StoreError::MailboxProtected(_) => {
             MailboxError::Refused(e.to_string())

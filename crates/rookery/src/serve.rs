@@ -79,34 +79,54 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let (directory, ldap) = member::open_directory(&config, &data).await?;
     let hosts = ldap.map(member::host_cache);
-    let locator = member::locator(&config, hosts.clone())?;
+    // A dynamic member registers in etcd before anything else: the
+    // controller sees it alive and lets go of its queue (CM-17).
+    let dynamic = match (&config.cluster.dynamic, &hosts) {
+        (Some(section), Some(hosts)) => Some(DynamicParts::start(&config, section, hosts.clone()).await?),
+        _ => None,
+    };
+    let locator = match &dynamic {
+        Some(parts) => parts.locator.clone(),
+        None => member::locator(&config, hosts.clone())?,
+    };
     // A frontend makes no accounts and keeps no passwords (CM-15), and may
     // bind to the directory read-only; a backend's postmaster administers
     // it.
     if config.cluster.role != Role::Frontend {
         let server = match config.cluster.role {
             Role::Single => None,
-            _ => Some(DomainName::parse(&config.server_name()).context("cluster.server_name")?),
+            _ => Some(DomainName::parse(&config.hosted_name()).context("cluster.server_name")?),
         };
         first_start::ensure_main_domain(directory.as_ref(), &main_domain, server.as_ref(), &data).await?;
     }
     let durability = if config.store.fsync { Durability::Fsync } else { Durability::Buffered };
+    // A dynamic cluster's accounts and queues are on the storage the
+    // members share.
+    let shared = dynamic.as_ref().map(|parts| &parts.paths);
+    let accounts_root = shared.map_or_else(|| data.join("accounts"), |paths| paths.accounts.clone());
+    let queue_dir = shared.map_or_else(|| data.join("queue"), |paths| paths.queue.clone());
     // New accounts get the special-use mailboxes IMAP clients look for.
-    let store = Store::open(&data.join("accounts"), StoreConfig { durability }).context("opening storage")?;
-    let store = Arc::new(store.with_initial_mailboxes(&imap::SPECIAL_USE_MAILBOXES));
-    let queue = Arc::new(
-        Queue::open(QueueConfig {
-            dir: data.join("queue"),
-            fsync: config.store.fsync,
-            delivery_concurrency: config.queue.delivery_concurrency,
-            retry_schedule: config.queue.retry_schedule.clone(),
-            max_age: config.queue.max_age,
-            reporting_mta: config.hostname(),
-            bounce_from: format!("MAILER-DAEMON@{main_domain}"),
-            delay_warning_after: Some(config.queue.delay_warning_after).filter(|after| !after.is_zero()),
-        })
-        .context("opening the queue")?,
-    );
+    let mut store = Store::open(&accounts_root, StoreConfig { durability })
+        .context("opening storage")?
+        .with_initial_mailboxes(&imap::SPECIAL_USE_MAILBOXES);
+    if let Some(parts) = &dynamic {
+        store = store.with_fence(parts.accounts.clone());
+    }
+    let store = Arc::new(store);
+    if let Some(parts) = &dynamic {
+        parts.accounts.attach(store.clone());
+    }
+    let queue_config = QueueConfig {
+        dir: queue_dir,
+        fsync: config.store.fsync,
+        delivery_concurrency: config.queue.delivery_concurrency,
+        retry_schedule: config.queue.retry_schedule.clone(),
+        max_age: config.queue.max_age,
+        reporting_mta: config.hostname(),
+        bounce_from: format!("MAILER-DAEMON@{main_domain}"),
+        delay_warning_after: Some(config.queue.delay_warning_after).filter(|after| !after.is_zero()),
+    };
+    let queue = Arc::new(open_queue(queue_config.clone(), dynamic.is_some()).await?);
     let delivery = Arc::new(LocalDelivery::new(directory.clone(), store.clone(), locator.clone(), main_domain.clone()));
     let mut transport = QueueTransport::new(delivery.clone(), remote_delivery(&config)?);
     let link = match &config.cluster.link {
@@ -122,9 +142,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         queue: queue.clone(),
         main_domain: main_domain.clone(),
         cluster: link.as_ref().map(|(_, client, _)| {
-            let members = member::MemberLinks::new(config.cluster.members.clone(), hosts.clone());
-            let cluster_admin =
+            let members = member::MemberLinks::new(config.cluster.members.clone(), hosts.clone())
+                .with_registry(dynamic.as_ref().map(|parts| parts.accounts.clone()));
+            let mut cluster_admin =
                 LinkAdmin::new(client.clone(), members, locator.clone(), config.cluster.role, config.server_name());
+            if let Some(parts) = &dynamic {
+                cluster_admin = cluster_admin.dynamic(parts.accounts.clone(), parts.cluster.to_string());
+            }
             Arc::new(cluster_admin) as Arc<dyn web::cluster::ClusterAdmin>
         }),
     });
@@ -145,7 +169,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         if let Some(forward) = member::forward_to_frontends(&config, client.clone())? {
             transport = transport.with_remote(forward);
         }
-        let members = member::MemberLinks::new(config.cluster.members.clone(), hosts.clone());
+        let members = member::MemberLinks::new(config.cluster.members.clone(), hosts.clone())
+            .with_registry(dynamic.as_ref().map(|parts| parts.accounts.clone()));
         transport = transport.with_members(Arc::new(member::LinkDelivery::new(client, members)));
     }
     let transport: Arc<dyn queue::Transport> = Arc::new(transport);
@@ -180,7 +205,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Where the others reach this member (CM-4), once its link listens;
     // and where they are, so that the admin API knows from the start the
     // members its config does not name.
-    if let Some(hosts) = &hosts {
+    // (A dynamic member publishes in etcd instead, once its listeners are
+    // bound: `DynamicParts::spawn_upkeep`.)
+    if let Some(hosts) = hosts.as_ref().filter(|_| dynamic.is_none()) {
         member::publish_services(&server.config, hosts).await;
         if let Err(error) = directory::HostDirectory::published_services(hosts.as_ref()).await {
             tracing::warn!(target: "cluster", %error, "cannot read the other members' published addresses yet");
@@ -188,25 +215,47 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let mut tasks = JoinSet::new();
     server.start_smtp(&mut tasks).await?;
-    match (server.config.cluster.role, hosts) {
+    // Where this member's listeners are bound, for the registry of a
+    // dynamic cluster.
+    let mut bound = Vec::new();
+    match (server.config.cluster.role, hosts, &dynamic) {
+        // A dynamic member serves the accounts it has open and proxies the
+        // sessions of those open on other members (CM-13).
+        (_, Some(hosts), Some(parts)) => {
+            let own: Arc<dyn proxy::LocalSessions> = Arc::new(server.own_sessions());
+            let others = member::directory_backends(&server.config, hosts, false)?;
+            let lookup = crate::dynamic::DynamicBackends::new(parts.accounts.clone(), parts.cluster.clone(), others);
+            let setup = server.listener_setup();
+            bound =
+                member::start_frontend(&server.config, lookup, setup, Some(own), &mut tasks, &server.shutdown).await?;
+        }
         // A frontend serves no account: its sessions go to the backends.
-        (Role::Frontend, Some(hosts)) => {
-            member::start_frontend(&server.config, hosts, server.listener_setup(), None, &mut tasks, &server.shutdown)
+        (Role::Frontend, Some(hosts), None) => {
+            let lookup = member::directory_backends(&server.config, hosts, false)?;
+            member::start_frontend(&server.config, lookup, server.listener_setup(), None, &mut tasks, &server.shutdown)
                 .await?;
         }
         // A symmetric member proxies the sessions of accounts hosted
         // elsewhere and serves its own in process (CM-8).
-        (Role::Symmetric, Some(hosts)) => {
+        (Role::Symmetric, Some(hosts), None) => {
             let own: Arc<dyn proxy::LocalSessions> = Arc::new(server.own_sessions());
+            let lookup = member::directory_backends(&server.config, hosts, true)?;
             let setup = server.listener_setup();
-            member::start_frontend(&server.config, hosts, setup, Some(own), &mut tasks, &server.shutdown).await?;
+            member::start_frontend(&server.config, lookup, setup, Some(own), &mut tasks, &server.shutdown).await?;
         }
         _ => {
             server.start_pop3(&mut tasks).await?;
             server.start_imap(&mut tasks).await?;
         }
     }
-    server.start_admin(&mut tasks).await?;
+    for addr in server.start_admin(&mut tasks).await? {
+        bound.push(("admin", addr));
+    }
+    if let Some(parts) = &dynamic {
+        let link = link_server.as_ref().map(|link| link.local_addr());
+        let info = crate::dynamic::member_info(&server.config, &bound, link);
+        parts.spawn_upkeep(&server, info, queue_config, &mut tasks);
+    }
     let runner = server.clone();
     tasks.spawn(async move {
         let transport = runner.transport.clone();
@@ -225,6 +274,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     if let Some(link) = link_server {
         link.shutdown().await;
+    }
+    // Stop writing, then give the accounts up at once (the lease is
+    // revoked), so that the others open them without waiting for it to
+    // expire.
+    if let Some(parts) = dynamic {
+        parts.accounts.drop_all("server shutting down").await;
+        parts.accounts.coord().shutdown().await;
     }
     Ok(())
 }
@@ -314,7 +370,7 @@ impl Server {
         for (protocol, role, addrs, tls) in roles {
             // A frontend's or symmetric member's submission sessions go
             // through the login proxy (member.rs).
-            if matches!(c.cluster.role, Role::Frontend | Role::Symmetric) && role == smtp::Role::Submission {
+            if member::proxies_logins(c) && role == smtp::Role::Submission {
                 continue;
             }
             let (config, services) = self.smtp_parts(role);
@@ -386,12 +442,14 @@ impl Server {
         Ok(())
     }
 
-    async fn start_admin(&self, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
+    async fn start_admin(&self, tasks: &mut JoinSet<()>) -> anyhow::Result<Vec<SocketAddr>> {
         let services = self.admin.clone();
+        let mut bound = Vec::new();
         for &addr in &self.config.admin.listen {
             let listener =
                 tokio::net::TcpListener::bind(addr).await.with_context(|| format!("admin: cannot listen on {addr}"))?;
             println!("rookery: admin listening on http://{}", listener.local_addr()?);
+            bound.push(listener.local_addr()?);
             let (services, shutdown) = (services.clone(), self.shutdown.clone());
             tasks.spawn(async move {
                 if let Err(e) = web::serve_admin(listener, services, shutdown).await {
@@ -399,7 +457,89 @@ impl Server {
                 }
             });
         }
-        Ok(())
+        Ok(bound)
+    }
+}
+
+/// Opens the queue. A dynamic member's queue may be held for a moment by
+/// the controller, which delivered it while this member was away and
+/// lets go once it sees the member registered again (CM-17): wait for it.
+async fn open_queue(config: QueueConfig, shared: bool) -> anyhow::Result<Queue> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match Queue::open(config.clone()) {
+            Ok(queue) => return Ok(queue),
+            Err(error) if shared && tokio::time::Instant::now() < deadline => {
+                tracing::info!(%error, dir = %config.dir.display(), "the queue is busy (the controller may hold it); waiting");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Err(error) => return Err(error).context("opening the queue"),
+        }
+    }
+}
+
+/// A dynamic member's parts (crate::dynamic), made at start.
+struct DynamicParts {
+    accounts: Arc<crate::dynamic::Accounts>,
+    locator: Arc<dyn Locator>,
+    cluster: DomainName,
+    idle_release: std::time::Duration,
+    paths: crate::dynamic::SharedPaths,
+}
+
+impl DynamicParts {
+    async fn start(
+        config: &Config,
+        section: &crate::config::DynamicSection,
+        hosts: Arc<member::Hosts>,
+    ) -> anyhow::Result<Self> {
+        let link = config.cluster.link.as_ref().map(|link| link.address);
+        let info = crate::dynamic::member_info(config, &[], link);
+        let coord_config = crate::dynamic::coord_config(config, section);
+        let coordinator = coord::Coordinator::start(coord_config, info.clone())
+            .await
+            .with_context(|| format!("cluster.dynamic.etcd: cannot reach etcd at {}", section.etcd.join(", ")))?;
+        println!(
+            "rookery: member {} of dynamic cluster {} (etcd {})",
+            config.server_name(),
+            section.name,
+            section.etcd.join(",")
+        );
+        let cluster = DomainName::parse(&section.name).context("cluster.dynamic.name")?;
+        let accounts = crate::dynamic::Accounts::new(coordinator);
+        let locator = Arc::new(crate::dynamic::DynamicLocator::new(accounts.clone(), hosts, cluster.clone()));
+        let paths = crate::dynamic::SharedPaths::new(section, &config.server_name());
+        Ok(Self { accounts, locator, cluster, idle_release: section.idle_release, paths })
+    }
+
+    /// Self-fencing, idle release, the queue size in the registry, and the
+    /// controller's work when this member wins the election.
+    /// `info`: where its listeners are, published at once.
+    fn spawn_upkeep(
+        &self,
+        server: &Server,
+        info: coord::MemberInfo,
+        queue_config: QueueConfig,
+        tasks: &mut JoinSet<()>,
+    ) {
+        use crate::dynamic::upkeep;
+        let shutdown = &server.shutdown;
+        tasks.spawn(upkeep::fence_on_lease_loss(self.accounts.clone(), shutdown.clone()));
+        tasks.spawn(upkeep::release_idle_accounts(
+            self.accounts.clone(),
+            server.store.clone(),
+            self.idle_release,
+            shutdown.clone(),
+        ));
+        tasks.spawn(upkeep::publish_queue_size(self.accounts.clone(), server.queue.clone(), info, shutdown.clone()));
+        let work = crate::dynamic::controller::ControllerWork {
+            accounts: self.accounts.clone(),
+            queues: self.paths.queues.clone(),
+            queue_config,
+            transport: server.transport.clone(),
+            cluster: self.cluster.to_string(),
+        };
+        tasks.spawn(work.run(shutdown.clone()));
     }
 }
 

@@ -6,14 +6,14 @@ use crate::blobs::{self, SegmentReaders};
 use crate::codec::corrupt;
 use crate::commit::{Io, Queue};
 use crate::meta::Meta;
-use crate::{Durability, Extent, StoreConfig, StoreError, StoreLimits, journal, layout, snapshot};
+use crate::{Durability, Extent, Fence, StoreConfig, StoreError, StoreLimits, fence, journal, layout, snapshot};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::{Notify, watch};
 use types::{AccountName, MailboxId, Uid};
 
@@ -44,6 +44,17 @@ pub(crate) struct Inner {
     /// Why live sessions must close (`freeze.rs`); `None` while they may
     /// stay.
     pub closing: watch::Sender<Option<Arc<str>>>,
+    /// Asked before every write (`fence.rs`); `None`: always allowed.
+    pub fence: Option<Arc<dyn Fence>>,
+    /// Set (under the queue lock) by `Store::release` or once the fence
+    /// refused a write: later writes fail with [`StoreError::NotOwned`].
+    pub released: AtomicBool,
+    /// Set once the fence refused a write: this instance never writes its
+    /// files again, not even what was queued before.
+    pub fenced: AtomicBool,
+    /// When the account was last handed out or committed to, in
+    /// [`fence::clock_ms`]; for `Store::idle_accounts`.
+    pub last_used: AtomicU64,
 }
 
 impl Inner {
@@ -55,6 +66,7 @@ impl Inner {
         name: AccountName,
         config: &StoreConfig,
         limits: &StoreLimits,
+        fence: Option<Arc<dyn Fence>>,
     ) -> Result<Inner, StoreError> {
         let sync = config.durability == Durability::Fsync;
         if !dir.exists() {
@@ -147,6 +159,10 @@ impl Inner {
             idle: Notify::new(),
             frozen: AtomicBool::new(false),
             closing: watch::channel(None).0,
+            fence,
+            released: AtomicBool::new(false),
+            fenced: AtomicBool::new(false),
+            last_used: AtomicU64::new(fence::clock_ms()),
         })
     }
 

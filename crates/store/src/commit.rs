@@ -109,8 +109,12 @@ impl Inner {
         let (reply, outcome) = oneshot::channel();
         let start = {
             let mut queue = self.queue.lock();
-            // Checked under the queue lock: `freeze` sets the flag under it
-            // too, so no write slips in after a freeze has drained the queue.
+            // Checked under the queue lock: `freeze` and `release` set the
+            // flags under it too, so no write slips in after either has
+            // drained the queue.
+            if self.refuses_writes() {
+                return Err(self.not_owned());
+            }
             if self.frozen.load(std::sync::atomic::Ordering::Acquire) {
                 return Err(StoreError::Frozen(self.name.to_string()));
             }
@@ -174,6 +178,14 @@ impl Inner {
             return;
         }
         let mut io = self.io.lock();
+        // Asked before any file is touched for this batch (a new segment
+        // included); a refusal fails the whole batch and every later one.
+        if !self.may_write() {
+            for pending in batch {
+                let _ = pending.reply.send(Err(self.not_owned()));
+            }
+            return;
+        }
         let body_bytes: u64 = batch.iter().map(|p| p.request.body_len()).sum();
         if body_bytes > 0
             && let Err(e) = self.ensure_segment(&mut io, body_bytes)
@@ -216,6 +228,7 @@ impl Inner {
                 return;
             }
             self.apply(&txns);
+            self.touch();
         }
         drop(io);
         for (reply, outcome) in replies {
@@ -293,10 +306,17 @@ impl Inner {
 
     /// One step of maintenance if any is due; true if it did something.
     fn maintain(&self) -> bool {
-        if self.is_broken() {
+        // A released account is on its way to another member, which can
+        // do this itself: `release` waits for nothing but accepted writes.
+        if self.is_broken() || self.refuses_writes() {
             return false;
         }
         let mut io = self.io.lock();
+        // Each step (a snapshot, or one compaction step) asks the fence
+        // first: a member that lost the account must not rewrite its files.
+        if !self.may_write() {
+            return false;
+        }
         let journal_bytes = io.journal_len - journal::HEADER_LEN;
         let threshold =
             self.limits.journal_min_bytes.max(io.snapshot_len.saturating_mul(self.limits.journal_snapshot_ratio));

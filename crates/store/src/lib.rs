@@ -20,6 +20,7 @@ mod cache;
 mod codec;
 mod commit;
 mod expunged;
+mod fence;
 mod flags;
 mod freeze;
 mod ids;
@@ -33,6 +34,7 @@ mod snapshot;
 
 use account::Inner;
 use bytes::Bytes;
+pub use fence::Fence;
 use plan::{Reply, Request};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -112,6 +114,11 @@ pub enum StoreError {
     /// later (it will then be served by its new host).
     #[error("account {0} is being moved; try again later")]
     Frozen(String),
+    /// Another member of a dynamic cluster owns the account (or this one
+    /// no longer may write it, see [`Fence`]); try again later, when the
+    /// session or delivery reaches its owner.
+    #[error("account {0} is not open on this server")]
+    NotOwned(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -237,6 +244,9 @@ pub struct Store {
     /// Accounts moved away from this server: never opened (so never made
     /// anew) here again until accepted back (`freeze.rs`).
     moved_away: parking_lot::Mutex<std::collections::HashSet<AccountName>>,
+    /// Which accounts this process may open and write (`fence.rs`);
+    /// `None`: all of them.
+    fence: Option<Arc<dyn Fence>>,
 }
 
 impl Store {
@@ -250,7 +260,15 @@ impl Store {
         std::fs::create_dir_all(root)?;
         let cache = cache::Cache::new(limits.open_accounts.max(1));
         let moved_away = parking_lot::Mutex::default();
-        Ok(Store { root: root.to_owned(), config, limits, cache, initial_mailboxes: Vec::new(), moved_away })
+        Ok(Store {
+            root: root.to_owned(),
+            config,
+            limits,
+            cache,
+            initial_mailboxes: Vec::new(),
+            moved_away,
+            fence: None,
+        })
     }
 
     /// Mailboxes (subscribed) that a new account gets besides INBOX, such
@@ -270,22 +288,38 @@ impl Store {
     /// Opens the account, creating its directory (with an INBOX) on first
     /// use, recovering it after a crash if needed. Handles are cached and
     /// shared: every caller gets the same `Arc` while any holds it.
+    /// With a [`Fence`], an account this member does not own is refused
+    /// ([`StoreError::NotOwned`]) before anything is opened or created.
     pub async fn account(&self, name: &AccountName) -> Result<Arc<Account>> {
         if self.moved_away.lock().contains(name) {
             return Err(StoreError::Frozen(name.to_string()));
+        }
+        if self.fence.as_ref().is_some_and(|fence| !fence.may_open(name)) {
+            return Err(StoreError::NotOwned(name.to_string()));
         }
         let account = self.cache.get_or_open(name, || self.open_account(name)).await?;
         // A frozen account takes no new sessions or deliveries (`freeze.rs`).
         if account.is_frozen() {
             return Err(StoreError::Frozen(name.to_string()));
         }
+        // Released or fenced off, its last writes still finishing: the
+        // cache opens it afresh once they have (`fence.rs`).
+        if account.inner.refuses_writes() {
+            return Err(StoreError::NotOwned(name.to_string()));
+        }
+        account.inner.touch();
         Ok(account)
     }
 
     async fn open_account(&self, name: &AccountName) -> Result<Arc<Account>> {
-        let (dir, name, config, limits) =
-            (self.account_dir(name), name.clone(), self.config.clone(), self.limits.clone());
-        let inner = blocking(move || Inner::open(dir, name, &config, &limits)).await?;
+        // Opening writes too (recovery cuts a torn tail, a new account gets
+        // its directory), so it needs the right to write.
+        if self.fence.as_ref().is_some_and(|fence| !fence.may_write(name)) {
+            return Err(StoreError::NotOwned(name.to_string()));
+        }
+        let (dir, name, config, limits, fence) =
+            (self.account_dir(name), name.clone(), self.config.clone(), self.limits.clone(), self.fence.clone());
+        let inner = blocking(move || Inner::open(dir, name, &config, &limits, fence)).await?;
         let has_inbox = inner.meta.read().by_name.contains_key(names::INBOX);
         let inner = Arc::new(inner);
         if !has_inbox {

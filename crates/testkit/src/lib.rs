@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod dns;
+pub mod etcd;
 mod process;
 mod sink;
 pub mod slapd;

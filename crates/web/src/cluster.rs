@@ -64,6 +64,49 @@ pub trait ClusterAdmin: Send + Sync {
     fn hosts_accounts(&self) -> bool;
     /// This member's name (`hostServer` of its accounts).
     fn server_name(&self) -> String;
+    /// Whether a `hostServer` (or a local domain's server) names this
+    /// member: its own name, or its dynamic cluster's.
+    fn is_here(&self, server: &str) -> bool {
+        server.eq_ignore_ascii_case(&self.server_name())
+    }
+    /// The cluster as `rookery cluster status` shows it.
+    async fn status(&self) -> Result<ClusterStatus, ApiError>;
+    /// The member that serves `account` now (in a dynamic cluster: has it
+    /// open, `None` when nobody does), found without opening it.
+    async fn owner(&self, account: &AccountName) -> Result<Option<String>, ApiError>;
+}
+
+/// The cluster as a whole: `GET /api/v1/cluster/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// "static" or "dynamic".
+    pub kind: String,
+    /// The dynamic cluster's name, or this member's.
+    pub name: String,
+    /// The elected controller of a dynamic cluster (CM-12).
+    pub controller: Option<String>,
+    pub members: Vec<MemberStatus>,
+}
+
+/// One member in [`ClusterStatus`]; figures it could not learn are `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberStatus {
+    pub name: String,
+    pub role: String,
+    /// Registered (dynamic) or answering a ping (static) just now.
+    pub live: bool,
+    pub link: Option<String>,
+    pub imap: Option<String>,
+    /// Accounts it has open (dynamic).
+    pub open_accounts: Option<u64>,
+    pub queue_messages: Option<u64>,
+}
+
+/// The owner of one account: `GET /api/v1/cluster/owners/{account}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountOwner {
+    pub account: String,
+    pub owner: Option<String>,
 }
 
 /// Runs `call` on this member's own API, as a call forwarded by another
@@ -137,7 +180,7 @@ async fn target_member(s: &AdminServices, cluster: &dyn ClusterAdmin, request: R
         // A local domain's accounts live on its member only (CM-1, CM-2).
         if let Ok(Some(owner)) = s.directory.domain_server(account.domain()).await {
             let is = |name: &str| owner.as_str().eq_ignore_ascii_case(name);
-            let here = is(&cluster.server_name());
+            let here = cluster.is_here(owner.as_str());
             let consistent = match server.as_deref() {
                 Some(named) => is(named),
                 None => here,
@@ -173,6 +216,24 @@ async fn target_member(s: &AdminServices, cluster: &dyn ClusterAdmin, request: R
 pub(crate) async fn members(State(s): State<Arc<AdminServices>>) -> Result<axum::Json<Vec<MemberInfo>>, ApiError> {
     let cluster = s.cluster.as_ref().ok_or_else(not_clustered)?;
     Ok(axum::Json(cluster.members().await))
+}
+
+/// `/api/v1/cluster/status`: members, roles, the controller, open
+/// accounts and queue sizes.
+pub(crate) async fn status(State(s): State<Arc<AdminServices>>) -> Result<axum::Json<ClusterStatus>, ApiError> {
+    let cluster = s.cluster.as_ref().ok_or_else(not_clustered)?;
+    Ok(axum::Json(cluster.status().await?))
+}
+
+/// `/api/v1/cluster/owners/{account}`: which member serves the account.
+pub(crate) async fn owner(
+    State(s): State<Arc<AdminServices>>,
+    Path(account): Path<String>,
+) -> Result<axum::Json<AccountOwner>, ApiError> {
+    let cluster = s.cluster.as_ref().ok_or_else(not_clustered)?;
+    let account = AccountName::parse(&account, Some(&s.main_domain))?;
+    let owner = cluster.owner(&account).await?;
+    Ok(axum::Json(AccountOwner { account: account.to_string(), owner }))
 }
 
 /// `/api/v1/cluster/members/{member}/{*rest}`: any call, run on `member`

@@ -53,6 +53,8 @@ impl AdminServices {
 pub fn admin_router(services: Arc<AdminServices>) -> Router {
     api::routes()
         .route("/api/v1/cluster/members", axum::routing::get(cluster::members))
+        .route("/api/v1/cluster/status", axum::routing::get(cluster::status))
+        .route("/api/v1/cluster/owners/{account}", axum::routing::get(cluster::owner))
         .route("/api/v1/cluster/members/{member}/{*rest}", axum::routing::any(cluster::via_member))
         // Layers run outside in: the login is checked before anything is
         // forwarded to another member.

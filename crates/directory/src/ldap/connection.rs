@@ -10,7 +10,7 @@
 //! exists" / "no such entry" as what it is.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError};
 use tokio::sync::Mutex;
@@ -30,16 +30,30 @@ pub(super) struct Endpoint {
 
 pub(super) struct Connection {
     endpoint: Endpoint,
+    current: Mutex<Current>,
+    next_generation: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Default)]
+struct Current {
     /// The open connection and its generation; the generation lets a
     /// caller drop exactly the connection that failed it, not a fresh one
     /// another caller has opened meanwhile.
-    current: Mutex<Option<(u64, Ldap)>>,
-    next_generation: std::sync::atomic::AtomicU64,
+    open: Option<(u64, Ldap)>,
+    /// When the last attempt to connect failed. Callers that were waiting
+    /// for that attempt fail at once instead of each trying again: against
+    /// a server that does not answer, N waiting requests would otherwise
+    /// take N connect timeouts, one after the other.
+    failed_at: Option<Instant>,
 }
 
 impl Connection {
     pub fn new(endpoint: Endpoint) -> Self {
-        Self { endpoint, current: Mutex::new(None), next_generation: std::sync::atomic::AtomicU64::new(0) }
+        Self {
+            endpoint,
+            current: Mutex::new(Current::default()),
+            next_generation: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     /// Runs `operation` on the shared connection, opening it first if
@@ -93,23 +107,44 @@ impl Connection {
         self.endpoint.operation_timeout
     }
 
+    /// The server's URL as configured.
+    pub fn url(&self) -> &str {
+        &self.endpoint.url
+    }
+
     async fn handle(&self) -> Result<(u64, Ldap), LdapError> {
+        let asked = Instant::now();
         let mut current = self.current.lock().await;
-        if let Some((generation, ldap)) = current.as_mut()
+        if let Some((generation, ldap)) = current.open.as_mut()
             && !ldap.is_closed()
         {
             return Ok((*generation, ldap.clone()));
         }
-        let ldap = self.open().await?;
-        let generation = self.next_generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        *current = Some((generation, ldap.clone()));
-        Ok((generation, ldap))
+        if current.failed_at.is_some_and(|failed| failed >= asked) {
+            return Err(LdapError::Io {
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotConnected,
+                    "could not connect (an attempt made while this request waited failed)",
+                ),
+            });
+        }
+        match self.open().await {
+            Ok(ldap) => {
+                let generation = self.next_generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                *current = Current { open: Some((generation, ldap.clone())), failed_at: None };
+                Ok((generation, ldap))
+            }
+            Err(error) => {
+                current.failed_at = Some(Instant::now());
+                Err(error)
+            }
+        }
     }
 
     async fn forget(&self, generation: u64) {
         let mut current = self.current.lock().await;
-        if current.as_ref().is_some_and(|(open, _)| *open == generation) {
-            *current = None;
+        if current.open.as_ref().is_some_and(|(open, _)| *open == generation) {
+            current.open = None;
         }
     }
 
@@ -124,7 +159,11 @@ impl Connection {
                 tracing::debug!(target: TARGET, %url, %error, "connection ended");
             }
         });
-        ldap.with_timeout(self.endpoint.operation_timeout);
+        // The bind is part of connecting: a server that accepts the TCP
+        // connection but does not answer (stopped, overloaded) counts as
+        // unreachable after the short connect timeout, so that reads can
+        // move on to a replica (`servers.rs`).
+        ldap.with_timeout(self.endpoint.connect_timeout);
         ldap.simple_bind(&self.endpoint.bind_dn, &self.endpoint.bind_password).await?.success()?;
         tracing::debug!(target: TARGET, url = %self.endpoint.url, "connected");
         Ok(ldap)
@@ -132,7 +171,7 @@ impl Connection {
 }
 
 /// Failures of the connection rather than answers from the server.
-fn is_connection_failure(error: &LdapError) -> bool {
+pub(super) fn is_connection_failure(error: &LdapError) -> bool {
     match error {
         // busy, unavailable: the server is there but not serving.
         LdapError::LdapResult { result } => matches!(result.rc, 51 | 52),
@@ -147,9 +186,20 @@ fn is_connection_failure(error: &LdapError) -> bool {
     }
 }
 
+/// An error that is, or carries, an [`LdapError`].
+pub(super) trait AsLdapError {
+    fn ldap_error(&self) -> &LdapError;
+}
+
+impl AsLdapError for LdapError {
+    fn ldap_error(&self) -> &LdapError {
+        self
+    }
+}
+
 /// The LDAP result code of a server's answer, if `error` is one.
-pub(super) fn result_code(error: &LdapError) -> Option<u32> {
-    match error {
+pub(super) fn result_code(error: &impl AsLdapError) -> Option<u32> {
+    match error.ldap_error() {
         LdapError::LdapResult { result } => Some(result.rc),
         _ => None,
     }
@@ -158,6 +208,9 @@ pub(super) fn result_code(error: &LdapError) -> Option<u32> {
 /// LDAP result codes the back-end tells apart (RFC 4511 appendix A).
 pub(super) mod rc {
     pub const PROTOCOL_ERROR: u32 = 2;
+    /// The server does not hold the entry (a replica refusing a write)
+    /// and names another that does.
+    pub const REFERRAL: u32 = 10;
     pub const UNAVAILABLE_CRITICAL_EXTENSION: u32 = 12;
     pub const UNDEFINED_ATTRIBUTE_TYPE: u32 = 17;
     pub const NO_SUCH_OBJECT: u32 = 32;

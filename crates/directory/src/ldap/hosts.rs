@@ -28,7 +28,7 @@ const TARGET: &str = "directory::ldap";
 impl HostDirectory for LdapDirectory {
     async fn host_server(&self, account: &AccountName) -> Result<Option<DomainName>> {
         let dn = self.layout.name_dn(account);
-        let entry = lookup(&self.connection, &dn, &class(ACCOUNT_CLASS), &[HOST_SERVER])
+        let entry = lookup(&self.servers, &dn, &class(ACCOUNT_CLASS), &[HOST_SERVER])
             .await
             .map_err(|error| self.failure(error))?;
         match entry {
@@ -47,7 +47,7 @@ impl HostDirectory for LdapDirectory {
 
     async fn accounts_on(&self, host: &DomainName) -> Result<Vec<AccountName>> {
         let filter = class_and(ACCOUNT_CLASS, HOST_SERVER, host.as_str());
-        let entries = search_all(&self.connection, self.layout.domains_dn(), Scope::Subtree, &filter, &[ADDRESS])
+        let entries = search_all(&self.servers, self.layout.domains_dn(), Scope::Subtree, &filter, &[ADDRESS])
             .await
             .map_err(|error| self.failure(error))?;
         let mut accounts = entries.iter().map(address).collect::<Result<Vec<_>>>()?;
@@ -61,10 +61,9 @@ impl HostDirectory for LdapDirectory {
             return Ok(0);
         }
         let filter = class_and(ACCOUNT_CLASS, HOST_SERVER, from.as_str());
-        let entries =
-            search_all(&self.connection, self.layout.domains_dn(), Scope::Subtree, &filter, &[OLD_HOST_SERVER])
-                .await
-                .map_err(|error| self.failure(error))?;
+        let entries = search_all(&self.servers, self.layout.domains_dn(), Scope::Subtree, &filter, &[OLD_HOST_SERVER])
+            .await
+            .map_err(|error| self.failure(error))?;
         let mut changes = Vec::with_capacity(entries.len());
         for entry in entries {
             let mut mods = vec![Mod::Replace(HOST_SERVER.to_owned(), set(to.to_string()))];
@@ -78,7 +77,7 @@ impl HostDirectory for LdapDirectory {
             changes.push(Change { dn: entry.dn, mods });
         }
         let moved =
-            batch::apply(&self.connection, self.rewrite, changes, &equals(HOST_SERVER, from.as_str()), progress)
+            batch::apply(self.servers.primary(), self.rewrite, changes, &equals(HOST_SERVER, from.as_str()), progress)
                 .await?;
         tracing::info!(target: TARGET, from = %from, to = %to, accounts = moved, "accounts reassigned");
         Ok(moved)
@@ -86,7 +85,7 @@ impl HostDirectory for LdapDirectory {
 
     async fn restore(&self, host: &DomainName, progress: Progress<'_>) -> Result<usize> {
         let filter = class_and(ACCOUNT_CLASS, OLD_HOST_SERVER, host.as_str());
-        let entries = search_all(&self.connection, self.layout.domains_dn(), Scope::Subtree, &filter, &["1.1"])
+        let entries = search_all(&self.servers, self.layout.domains_dn(), Scope::Subtree, &filter, &["1.1"])
             .await
             .map_err(|error| self.failure(error))?;
         let changes = entries
@@ -99,9 +98,14 @@ impl HostDirectory for LdapDirectory {
                 ],
             })
             .collect();
-        let moved =
-            batch::apply(&self.connection, self.rewrite, changes, &equals(OLD_HOST_SERVER, host.as_str()), progress)
-                .await?;
+        let moved = batch::apply(
+            self.servers.primary(),
+            self.rewrite,
+            changes,
+            &equals(OLD_HOST_SERVER, host.as_str()),
+            progress,
+        )
+        .await?;
         tracing::info!(target: TARGET, host_server = %host, accounts = moved, "accounts restored");
         Ok(moved)
     }
@@ -109,7 +113,7 @@ impl HostDirectory for LdapDirectory {
     async fn adoptions(&self) -> Result<Adoptions> {
         let filter = format!("(&{}({SERVED_BY}=*))", class(SERVER_CLASS));
         let entries =
-            match search_all(&self.connection, self.layout.servers_dn(), Scope::OneLevel, &filter, &["cn", SERVED_BY])
+            match search_all(&self.servers, self.layout.servers_dn(), Scope::OneLevel, &filter, &["cn", SERVED_BY])
                 .await
             {
                 Ok(entries) => entries,
@@ -160,7 +164,7 @@ impl HostDirectory for LdapDirectory {
     }
 
     async fn release(&self, adopted: &DomainName) -> Result<DomainName, AdoptionError> {
-        let entry = lookup(&self.connection, &self.layout.server_dn(adopted), &class(SERVER_CLASS), &[SERVED_BY])
+        let entry = lookup(&self.servers, &self.layout.server_dn(adopted), &class(SERVER_CLASS), &[SERVED_BY])
             .await
             .map_err(|error| self.failure(error))?;
         let by = match &entry {
@@ -206,7 +210,7 @@ impl LdapDirectory {
 
     async fn ensure_server_entry(&self, name: &DomainName) -> Result<()> {
         let dn = self.layout.server_dn(name);
-        if lookup(&self.connection, &dn, "(objectClass=*)", &["1.1"]).await.map_err(|e| self.failure(e))?.is_some() {
+        if lookup(&self.servers, &dn, "(objectClass=*)", &["1.1"]).await.map_err(|e| self.failure(e))?.is_some() {
             return Ok(());
         }
         self.ensure_servers_container().await?;
@@ -218,7 +222,7 @@ impl LdapDirectory {
 
     async fn ensure_servers_container(&self) -> Result<()> {
         let dn = self.layout.servers_dn();
-        if lookup(&self.connection, dn, "(objectClass=*)", &["1.1"]).await.map_err(|e| self.failure(e))?.is_some() {
+        if lookup(&self.servers, dn, "(objectClass=*)", &["1.1"]).await.map_err(|e| self.failure(e))?.is_some() {
             return Ok(());
         }
         let attributes =
@@ -233,7 +237,7 @@ impl LdapDirectory {
     /// backend) or hosts at least one account (a directory from before
     /// server entries existed).
     async fn server_known(&self, name: &DomainName) -> Result<bool> {
-        let entry = lookup(&self.connection, &self.layout.server_dn(name), &class(SERVER_CLASS), &["1.1"])
+        let entry = lookup(&self.servers, &self.layout.server_dn(name), &class(SERVER_CLASS), &["1.1"])
             .await
             .map_err(|error| self.failure(error))?;
         if entry.is_some() {
@@ -242,8 +246,8 @@ impl LdapDirectory {
         let filter = class_and(ACCOUNT_CLASS, HOST_SERVER, name.as_str());
         let base = self.layout.domains_dn();
         let found = self
-            .connection
-            .run(|mut ldap| {
+            .servers
+            .read(|mut ldap| {
                 let filter = filter.clone();
                 async move {
                     let options = ldap3::SearchOptions::new().sizelimit(1);
@@ -282,7 +286,7 @@ impl LdapDirectory {
     }
 
     /// A write refused because slapd lacks `rookeryServer` says so.
-    fn schema_failure(&self, error: ldap3::LdapError) -> DirectoryError {
+    fn schema_failure(&self, error: super::servers::Failure) -> DirectoryError {
         match result_code(&error) {
             Some(rc::OBJECT_CLASS_VIOLATION | rc::UNDEFINED_ATTRIBUTE_TYPE) => DirectoryError::Backend(format!(
                 "{}; load the current schema/rookery.ldif (it defines rookeryServer and rookeryServedBy)",

@@ -46,7 +46,7 @@ impl LdapDirectory {
 
     /// What `server` published; empty when it has no entry or no values.
     pub(super) async fn read_services(&self, server: &DomainName) -> Result<ServiceAddresses> {
-        let entry = lookup(&self.connection, &self.layout.server_dn(server), &class(SERVER_CLASS), &[SERVICE])
+        let entry = lookup(&self.servers, &self.layout.server_dn(server), &class(SERVER_CLASS), &[SERVICE])
             .await
             .map_err(|error| self.failure(error))?;
         Ok(entry.map(|entry| services_of(&entry)).unwrap_or_default())
@@ -57,8 +57,7 @@ impl LdapDirectory {
     pub(super) async fn read_all_services(&self) -> Result<PublishedServices> {
         let filter = format!("(&{}({SERVICE}=*))", class(SERVER_CLASS));
         let entries =
-            match search_all(&self.connection, self.layout.servers_dn(), Scope::OneLevel, &filter, &["cn", SERVICE])
-                .await
+            match search_all(&self.servers, self.layout.servers_dn(), Scope::OneLevel, &filter, &["cn", SERVICE]).await
             {
                 Ok(entries) => entries,
                 // No member has registered yet: none published anything.
@@ -91,7 +90,7 @@ impl LdapDirectory {
 
     /// A write refused because slapd's schema predates `rookeryService`
     /// says what to load.
-    fn services_failure(&self, error: ldap3::LdapError) -> DirectoryError {
+    fn services_failure(&self, error: super::servers::Failure) -> DirectoryError {
         match result_code(&error) {
             Some(rc::OBJECT_CLASS_VIOLATION | rc::UNDEFINED_ATTRIBUTE_TYPE) => DirectoryError::Backend(format!(
                 "{}; load the current schema/rookery.ldif (it defines rookeryService)",

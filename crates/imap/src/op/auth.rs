@@ -148,6 +148,10 @@ impl ImapSession {
                 tracing::info!(target: "imap", "account is being moved");
                 return self.no(out, tag, "[UNAVAILABLE] account is being moved, try again later");
             }
+            Err(store::StoreError::NotOwned(_)) => {
+                tracing::info!(target: "imap", "account is not open on this server");
+                return self.no(out, tag, "[UNAVAILABLE] account is served elsewhere now, try again later");
+            }
             Err(e) => {
                 tracing::error!(target: "imap", error = %e, "cannot open account");
                 return self.no(out, tag, "[UNAVAILABLE] account is unavailable, try again later");

@@ -61,6 +61,11 @@ impl Pop3Session {
                 write_err(out, Some(ResponseCode::SysTemp), "account is being moved, try again later");
                 return Step::Continue;
             }
+            Err(store::StoreError::NotOwned(_)) => {
+                tracing::info!(target: "pop3", "account is not open on this server");
+                write_err(out, Some(ResponseCode::SysTemp), "account is served elsewhere now, try again later");
+                return Step::Continue;
+            }
             Err(e) => {
                 tracing::error!(target: "pop3", error = %e, "cannot open account");
                 write_err(out, Some(ResponseCode::SysTemp), "mailbox is unavailable, try again later");

@@ -20,8 +20,14 @@ pub enum DirectoryKind {
 #[serde(default, deny_unknown_fields)]
 pub struct DirectorySection {
     pub kind: DirectoryKind,
-    /// `ldap://host:port/`.
+    /// `ldap://host:port/`: the primary server, which takes every write
+    /// and is asked first for reads.
     pub url: String,
+    /// Further servers with replicas of the same directory (CM-36), asked
+    /// for reads in this order while the ones before do not answer; writes
+    /// go to `url` only (a consumer at `url` may refer them to one of
+    /// these). Default: none.
+    pub replicas: Vec<String>,
     /// The entry under which Rookery keeps `ou=domains`.
     pub base_dn: String,
     pub bind_dn: String,
@@ -35,6 +41,7 @@ impl Default for DirectorySection {
         Self {
             kind: DirectoryKind::Embedded,
             url: String::new(),
+            replicas: Vec::new(),
             base_dn: String::new(),
             bind_dn: String::new(),
             bind_password: String::new(),
@@ -88,6 +95,60 @@ pub struct ClusterSection {
     /// `[outbound] forward_to = ["*"]` sends a backend's outbound mail
     /// (CM-27).
     pub frontends: Vec<String>,
+    /// This member's dynamic cluster (CM-11..CM-14): accounts on shared
+    /// storage, opened by one member at a time through etcd.
+    pub dynamic: Option<DynamicSection>,
+    /// Dynamic clusters that are backends of this static cluster (CM-34),
+    /// by the name their accounts' `hostServer` gives: where a frontend
+    /// (or any member) finds their live members and the accounts' owners.
+    pub dynamic_clusters: BTreeMap<String, DynamicPeer>,
+}
+
+/// `[cluster.dynamic]`: this member belongs to a dynamic cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicSection {
+    /// The cluster's name: the `hostServer` of its accounts, and the etcd
+    /// key prefix (`/rookery/<name>/`).
+    pub name: String,
+    /// etcd client endpoints (`host:port`), every node of the etcd cluster.
+    pub etcd: Vec<String>,
+    /// The storage root every member shares: `accounts/`, and
+    /// `queues/<member>/` for each member's queue (so that the controller
+    /// can deliver a dead member's mail, CM-17).
+    pub storage: PathBuf,
+    /// The member's etcd lease: how long after a member dies its accounts
+    /// open elsewhere.
+    #[serde(with = "humantime_serde", default = "default_lease_ttl")]
+    pub lease_ttl: std::time::Duration,
+    /// A member that cannot renew its lease stops serving this long before
+    /// the lease could expire (self-fencing).
+    #[serde(with = "humantime_serde", default = "default_fence_margin")]
+    pub fence_margin: std::time::Duration,
+    /// An account nobody has used for this long is closed and its
+    /// ownership released, so that any member can open it directly.
+    #[serde(with = "humantime_serde", default = "default_idle_release")]
+    pub idle_release: std::time::Duration,
+}
+
+fn default_lease_ttl() -> std::time::Duration {
+    std::time::Duration::from_secs(5)
+}
+
+fn default_fence_margin() -> std::time::Duration {
+    std::time::Duration::from_secs(1)
+}
+
+fn default_idle_release() -> std::time::Duration {
+    std::time::Duration::from_secs(60)
+}
+
+/// `[cluster.dynamic_clusters."name"]`: how to reach a backend dynamic
+/// cluster's coordination (read only).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicPeer {
+    pub etcd: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -107,6 +168,8 @@ impl Default for ClusterSection {
             link: None,
             services: BTreeMap::new(),
             frontends: Vec::new(),
+            dynamic: None,
+            dynamic_clusters: BTreeMap::new(),
         }
     }
 }

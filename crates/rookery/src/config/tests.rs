@@ -82,6 +82,29 @@ fn cluster_errors_name_their_key() {
 }
 
 #[test]
+fn directory_replicas_parse_and_bad_ones_are_named() {
+    let text = format!("{LDAP}replicas = [\"ldap://127.0.0.2:389\", \"ldaps://dir2.example/\"]\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, &text).unwrap();
+    let config = Config::load(Some(&path)).unwrap();
+    assert_eq!(config.directory.replicas, vec!["ldap://127.0.0.2:389", "ldaps://dir2.example/"]);
+    assert!(Config::default().directory.replicas.is_empty());
+
+    let cases = [
+        (format!("{LDAP}replicas = [\"127.0.0.2:389\"]\n"), "directory.replicas[0] \"127.0.0.2:389\": not an LDAP URL"),
+        (format!("{LDAP}replicas = [\"ldap://127.0.0.2/\", \"http://x/\"]\n"), "directory.replicas[1]"),
+        (format!("{LDAP}replicas = [\"ldap://127.0.0.1:389/\"]\n"), "the same server as \"ldap://127.0.0.1:389\""),
+        (format!("{LDAP}replicas = \"ldap://127.0.0.2/\"\n"), "replicas"),
+        ("[directory]\nkind = \"ldap\"\nurl = \"dir.example\"\nbase_dn = \"dc=test\"\n".to_owned(), "directory.url"),
+    ];
+    for (text, expected) in cases {
+        let err = load_error(&text);
+        assert!(err.contains(expected), "expected {expected:?} in the error for\n{text}\ngot: {err}");
+    }
+}
+
+#[test]
 fn each_cluster_log_target_takes_its_own_level() {
     let text = "[log]\nfilter = \"warn,cluster::delivery=info,cluster::admin=debug,cluster::mailbox=trace\"\n";
     let dir = tempfile::tempdir().unwrap();

@@ -45,6 +45,28 @@ impl ClusterAdmin for FakeCluster {
     fn server_name(&self) -> String {
         "sv1.test".into()
     }
+
+    async fn status(&self) -> Result<ClusterStatus, ApiError> {
+        let member = |name: &str| MemberStatus {
+            name: name.into(),
+            role: "backend".into(),
+            live: true,
+            link: None,
+            imap: None,
+            open_accounts: None,
+            queue_messages: Some(0),
+        };
+        Ok(ClusterStatus {
+            kind: "static".into(),
+            name: "sv1.test".into(),
+            controller: None,
+            members: vec![member("sv1.test"), member("sv2.test")],
+        })
+    }
+
+    async fn owner(&self, account: &AccountName) -> Result<Option<String>, ApiError> {
+        Ok(Some(self.host_of(account).await?.unwrap_or_else(|| self.server_name())))
+    }
 }
 
 struct Fixture {

@@ -1,0 +1,62 @@
+//! Where a dynamic member's login proxy sends a session: an account this
+//! member has open (or opens now, nobody having it open) is served here
+//! in process; one open on another member goes to that member's service
+//! address from the registry in etcd (CM-13). Submission needs no open
+//! account (it only queues), so it is always served here. Accounts of
+//! other servers go where the static lookup says.
+
+use super::Accounts;
+use async_trait::async_trait;
+use coord::Owner;
+use directory::{CachedHosts, HostDirectory};
+use proxy::{Backend, BackendLookup, DirectoryBackends, LookupError, Protocol};
+use std::sync::Arc;
+use types::{AccountName, DomainName};
+
+pub struct DynamicBackends<H: HostDirectory> {
+    accounts: Arc<Accounts>,
+    hosts: Arc<CachedHosts<H>>,
+    cluster: DomainName,
+    others: DirectoryBackends<H>,
+}
+
+impl<H: HostDirectory> DynamicBackends<H> {
+    pub fn new(accounts: Arc<Accounts>, cluster: DomainName, others: DirectoryBackends<H>) -> Self {
+        let hosts = others.hosts().clone();
+        Self { accounts, hosts, cluster, others }
+    }
+}
+
+#[async_trait]
+impl<H: HostDirectory> BackendLookup for DynamicBackends<H> {
+    async fn backend(&self, account: &AccountName, protocol: Protocol) -> Result<Option<Backend>, LookupError> {
+        let failed = |reason: String| LookupError { account: account.clone(), reason };
+        match self.hosts.host_server(account).await {
+            Ok(Some(host)) if host != self.cluster => return self.others.backend(account, protocol).await,
+            Ok(_) => {}
+            Err(e) => return Err(failed(e.to_string())),
+        }
+        if protocol == Protocol::Submission {
+            return Ok(Some(Backend::Here));
+        }
+        let owner = match self.accounts.open(account).await.map_err(|e| failed(e.to_string()))? {
+            Owner::Me => return Ok(Some(Backend::Here)),
+            Owner::Other(owner) => owner,
+        };
+        let info = self.accounts.member_info(&owner).await.map_err(|e| failed(e.to_string()))?;
+        let address = info.and_then(|info| match protocol {
+            Protocol::Imap => info.imap,
+            Protocol::Pop3 => info.pop3,
+            Protocol::Submission => info.submission,
+        });
+        match address {
+            Some(addr) => Ok(Some(Backend::There(addr))),
+            // Its lease is ending: the account opens elsewhere once it has.
+            None => Err(failed(format!("{owner}, which has the account open, publishes no {protocol} address"))),
+        }
+    }
+
+    fn invalidate(&self, account: &AccountName) {
+        self.hosts.invalidate(account);
+    }
+}

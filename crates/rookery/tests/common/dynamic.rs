@@ -1,0 +1,151 @@
+//! Dynamic-cluster members for the end-to-end tests: `rookery serve`
+//! processes with their cluster links on 127.0.24.x, one storage root
+//! (a temporary directory), one private slapd and one private etcd.
+
+use super::cluster::{SECRET, free_port};
+use std::path::Path;
+use std::time::Duration;
+use testkit::etcd::Etcd;
+use testkit::slapd::Slapd;
+use testkit::{SmtpClient, TestServer, TestServerOptions};
+
+/// The cluster's name: the `hostServer` of its accounts.
+pub const CLUSTER: &str = "dc1.test";
+/// The shared domain whose accounts the tests use.
+pub const DOMAIN: &str = "dyn.example";
+/// Short, so that failover tests are quick; the fence margin is 1 s.
+pub const LEASE_TTL: Duration = Duration::from_secs(3);
+
+/// Member `n` (1-based): its name and link address.
+pub struct DynMember {
+    pub name: String,
+    pub link: String,
+}
+
+impl DynMember {
+    pub fn new(n: u8) -> DynMember {
+        let ip = format!("127.0.24.{n}");
+        DynMember { name: format!("m{n}.{CLUSTER}"), link: format!("{ip}:{}", free_port(&ip)) }
+    }
+
+    pub fn ip(&self) -> &str {
+        self.link.rsplit_once(':').map_or("", |(ip, _)| ip)
+    }
+}
+
+/// Starts `me` among `all`, on `storage`, coordinated by `etcd`.
+/// `idle_release`: how long an unused account stays open.
+pub fn start(
+    slapd: &Slapd,
+    etcd: &Etcd,
+    storage: &Path,
+    me: &DynMember,
+    all: &[&DynMember],
+    idle_release: &str,
+) -> TestServer {
+    let allow: Vec<String> = all.iter().filter(|m| m.name != me.name).map(|m| format!("\"{}\"", m.ip())).collect();
+    let endpoints: Vec<String> = etcd.endpoints().iter().map(|e| format!("\"{e}\"")).collect();
+    let extra_config = format!(
+        r#"[directory]
+kind = "ldap"
+url = "{url}"
+base_dn = "{base}"
+bind_dn = "{admin}"
+bind_password = "{password}"
+
+[queue]
+retry_schedule = ["1s"]
+
+[cluster]
+role = "symmetric"
+
+[cluster.link]
+address = "{link}"
+allow = [{allow}]
+secret = "{SECRET}"
+
+[cluster.dynamic]
+name = "{CLUSTER}"
+etcd = [{endpoints}]
+storage = "{storage}"
+lease_ttl = "{ttl}s"
+fence_margin = "1s"
+idle_release = "{idle_release}"
+"#,
+        url = slapd.url(),
+        base = slapd.base_dn(),
+        admin = slapd.admin_dn(),
+        password = slapd.admin_password(),
+        link = me.link,
+        allow = allow.join(", "),
+        endpoints = endpoints.join(", "),
+        storage = storage.display(),
+        ttl = LEASE_TTL.as_secs(),
+    );
+    super::server_with(TestServerOptions { main_domain: me.name.clone(), extra_config, ..Default::default() })
+}
+
+/// Makes the shared domain and `count` accounts `u1`.. with password
+/// `pw-uN`, through `member`'s admin API.
+pub fn accounts(member: &TestServer, count: usize) -> Vec<String> {
+    member.admin(&["domain", "add", DOMAIN, "--shared"]).unwrap();
+    (1..=count)
+        .map(|i| {
+            let name = format!("u{i}@{DOMAIN}");
+            member.admin(&["account", "add", &name, "--password", &format!("pw-u{i}")]).unwrap();
+            name
+        })
+        .collect()
+}
+
+/// The password the tests give `account`.
+pub fn password(account: &str) -> String {
+    format!("pw-{}", account.split('@').next().unwrap_or_default())
+}
+
+/// Sends one message to `recipient` through `member`'s SMTP; `Err` with
+/// the reply when it is not accepted.
+pub fn try_send(member: &TestServer, recipient: &str, subject: &str) -> Result<(), String> {
+    let mut c = SmtpClient::connect(member.ports.smtp()).map_err(|e| e.to_string())?;
+    c.reply().map_err(|e| e.to_string())?;
+    c.command("EHLO client.example").map_err(|e| e.to_string())?;
+    for command in ["MAIL FROM:<sender@remote.example>".to_owned(), format!("RCPT TO:<{recipient}>")] {
+        let reply = c.command(&command).map_err(|e| e.to_string())?;
+        if !reply.starts_with("250") {
+            return Err(reply);
+        }
+    }
+    let reply = c.command("DATA").map_err(|e| e.to_string())?;
+    if !reply.starts_with("354") {
+        return Err(reply);
+    }
+    c.send(format!("Subject: {subject}\r\n\r\nhello\r\n.\r\n").as_bytes()).map_err(|e| e.to_string())?;
+    let reply = c.reply().map_err(|e| e.to_string())?;
+    if !reply.starts_with("250") {
+        return Err(reply);
+    }
+    let _ = c.command("QUIT");
+    Ok(())
+}
+
+/// The subjects in `account`'s INBOX, read over IMAP through `member`;
+/// `Err` with the server's answer when the login or the reading fails.
+pub fn subjects(member: &TestServer, account: &str) -> Result<Vec<String>, String> {
+    let args = [
+        "--imap".to_owned(),
+        member.ports.imap().to_string(),
+        "--user".to_owned(),
+        account.to_owned(),
+        "--password".to_owned(),
+        password(account),
+    ];
+    let output = testkit::python("dynamic_subjects.py", &args).map_err(|e| e.to_string())?;
+    Ok(output.lines().filter_map(|line| line.strip_prefix("subject: ")).map(str::to_owned).collect())
+}
+
+/// Pauses (SIGSTOP) or resumes (SIGCONT) a member's process.
+pub fn signal(member: &TestServer, signal: &str) {
+    let pid = member.pid().expect("the member runs");
+    let status = std::process::Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
