@@ -113,6 +113,12 @@ struct Cli {
     /// The dovecot binary.
     #[arg(long, default_value = "/usr/sbin/dovecot")]
     dovecot_bin: PathBuf,
+    /// Kills of an account's member per lease TTL in the dynamic suite [default: 20; quick: 3].
+    #[arg(long)]
+    kills: Option<usize>,
+    /// Lease TTLs of the dynamic suite's failover runs, in seconds [default: 3,5; quick: 3].
+    #[arg(long, value_delimiter = ',')]
+    lease_ttl: Option<Vec<u64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -134,6 +140,9 @@ enum SuiteName {
     /// Failover in the LDAP directory: reassign and restore of many account
     /// records against one ldapmodify client, adopt and release (not in `all`).
     Reassign,
+    /// The dynamic cluster (issue 6): failover time over kills, the IMAP mix
+    /// on one server and on three members, connections against CM-33 (not in `all`).
+    Dynamic,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -199,6 +208,16 @@ async fn main() -> ExitCode {
     if cli.suite == SuiteName::Reassign {
         return finish(reassign_settings(cli).and_then(|settings| reassign::run(&settings)));
     }
+    if cli.suite == SuiteName::Dynamic {
+        let result = match dynamic_settings(cli) {
+            Ok(settings) => tokio::select! {
+                result = suite::dynamic::run(&settings) => result,
+                _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+            },
+            Err(error) => Err(error),
+        };
+        return finish(result);
+    }
     let result = match cli.settings() {
         Ok(settings) => {
             // Dropping the run on ctrl-c drops the server guards, which stop
@@ -220,6 +239,33 @@ fn reassign_settings(cli: Cli) -> anyhow::Result<reassign::Settings> {
         None => rookery::default_binary()?,
     };
     Ok(reassign::Settings { accounts, rookery_bin })
+}
+
+fn dynamic_settings(cli: Cli) -> anyhow::Result<suite::dynamic::Settings> {
+    let quick = cli.quick;
+    let rookery_bin = match cli.rookery_bin {
+        Some(path) => path,
+        None => rookery::default_binary()?,
+    };
+    let settings = suite::dynamic::Settings {
+        rookery_bin,
+        kills: cli.kills.unwrap_or(if quick { 3 } else { 20 }),
+        lease_ttls: cli
+            .lease_ttl
+            .unwrap_or_else(|| if quick { vec![3] } else { vec![3, 5] })
+            .into_iter()
+            .map(std::time::Duration::from_secs)
+            .collect(),
+        mix: suite::dynamic::MixSettings {
+            levels: cli.imap_concurrency.unwrap_or_else(|| if quick { vec![1, 10] } else { vec![1, 10, 50] }),
+            messages: cli.imap_messages.unwrap_or(if quick { 60 } else { 200 }),
+            seconds: cli.imap_seconds.unwrap_or(if quick { 1.0 } else { 10.0 }),
+            repetitions: cli.repetitions.unwrap_or(if quick { 1 } else { 3 }),
+            message_size: cli.message_size,
+        },
+    };
+    settings.validate()?;
+    Ok(settings)
 }
 
 fn finish(result: anyhow::Result<()>) -> ExitCode {

@@ -4,6 +4,7 @@
 //! the table of medians.
 
 mod delivery;
+pub mod dynamic;
 mod imap;
 mod imap_proxy;
 mod pop3;

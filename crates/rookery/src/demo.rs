@@ -178,7 +178,7 @@ async fn start(plan: &Plan, options: &StaticOptions, cluster: &mut Cluster) -> a
     let ldap_password = crate::first_start::random_password();
     crate::first_start::write_secret(&plan.ldap_password_path(), &ldap_password)?;
     crate::first_start::write_secret(&plan.secret_path(), &crate::first_start::random_password())?;
-    let prepared = slapd::prepare(plan, &ldap_password).await?;
+    let prepared = slapd::prepare(&plan.directory(), &ldap_password).await?;
     let slapd = slapd::spawn(&prepared).await?;
     let slapd_pid = slapd.id().unwrap_or(0);
     cluster.watched.push(Watched::new("slapd".to_owned(), slapd, prepared.dir.join("slapd.log"))?);

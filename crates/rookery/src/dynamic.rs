@@ -19,17 +19,36 @@ mod accounts;
 pub mod controller;
 mod locator;
 mod lookup;
+mod peers;
 pub mod status;
 pub mod upkeep;
 
 pub use accounts::Accounts;
 pub use locator::DynamicLocator;
-pub use lookup::DynamicBackends;
+pub use lookup::{DynamicBackends, PeerBackends};
+pub use peers::PeerClusters;
 
 use crate::config::{Config, DynamicSection};
 use crate::member::reachable;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+/// Where an account whose `hostServer` names another server is: on that
+/// server, or, when it names a dynamic cluster this member knows
+/// (`peers`), on the member of it that serves the account.
+pub async fn locate_on(
+    peers: Option<&PeerClusters>,
+    server: &types::DomainName,
+    account: &types::AccountName,
+) -> Result<cluster::Location, cluster::LocateError> {
+    match peers.filter(|peers| peers.is_cluster(server)) {
+        Some(peers) => match peers.member_for(server, account).await {
+            Ok((member, _)) => Ok(cluster::Location::Elsewhere { server: member }),
+            Err(reason) => Err(cluster::LocateError::Unavailable { account: account.clone(), reason }),
+        },
+        None => Ok(cluster::Location::Elsewhere { server: server.to_string() }),
+    }
+}
 
 /// Where a dynamic member keeps what the members share.
 pub struct SharedPaths {

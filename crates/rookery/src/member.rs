@@ -24,11 +24,18 @@ pub struct HostLocator<H: HostDirectory> {
     hosts: Arc<CachedHosts<H>>,
     me: DomainName,
     role: Role,
+    /// Dynamic clusters named by `hostServer` (CM-34): their accounts are
+    /// on the member that has them open.
+    peers: Option<Arc<crate::dynamic::PeerClusters>>,
 }
 
 impl<H: HostDirectory> HostLocator<H> {
     pub fn new(hosts: Arc<CachedHosts<H>>, me: DomainName, role: Role) -> Self {
-        Self { hosts, me, role }
+        Self { hosts, me, role, peers: None }
+    }
+
+    pub fn with_peers(self, peers: Option<Arc<crate::dynamic::PeerClusters>>) -> Self {
+        Self { peers, ..self }
     }
 }
 
@@ -38,7 +45,7 @@ impl<H: HostDirectory> Locator for HostLocator<H> {
         let unavailable = |reason: String| LocateError::Unavailable { account: account.clone(), reason };
         match self.hosts.host_server(account).await {
             Ok(Some(server)) if server == self.me && self.role != Role::Frontend => Ok(Location::Here),
-            Ok(Some(server)) => Ok(Location::Elsewhere { server: server.to_string() }),
+            Ok(Some(server)) => crate::dynamic::locate_on(self.peers.as_deref(), &server, account).await,
             // An account from before clustering lives where it was made;
             // a frontend makes none and hosts none (CM-15).
             Ok(None) if self.role == Role::Frontend => Err(unavailable("no host server is recorded".into())),
@@ -58,11 +65,18 @@ pub struct MemberLinks {
     /// In a dynamic cluster, the members' registry in etcd: live, and
     /// read before the directory.
     registry: Option<Arc<crate::dynamic::Accounts>>,
+    /// The registries of the dynamic clusters this one routes to (CM-34).
+    peers: Option<Arc<crate::dynamic::PeerClusters>>,
 }
 
 impl MemberLinks {
     pub fn new(configured: BTreeMap<String, SocketAddr>, directory: Option<Arc<Hosts>>) -> Self {
-        Self { configured, directory, registry: None }
+        Self { configured, directory, registry: None, peers: None }
+    }
+
+    /// Finds the members of the dynamic clusters behind this one too.
+    pub fn with_peers(self, peers: Option<Arc<crate::dynamic::PeerClusters>>) -> Self {
+        Self { peers, ..self }
     }
 
     /// Finds the other members of this member's dynamic cluster in its
@@ -80,6 +94,11 @@ impl MemberLinks {
         if let Some(registry) = &self.registry
             && let Ok(Some(info)) = registry.member_info(server).await
             && let Some(addr) = info.link
+        {
+            return Ok(Some(addr));
+        }
+        if let Some(peers) = &self.peers
+            && let Some(addr) = peers.member_info(server).await.and_then(|info| info.link)
         {
             return Ok(Some(addr));
         }
@@ -287,11 +306,16 @@ pub async fn open_directory(
     }
 }
 
-/// Where accounts live: here on a single server, else the directory says.
-pub fn locator(config: &crate::config::Config, hosts: Option<Arc<Hosts>>) -> anyhow::Result<Arc<dyn Locator>> {
+/// Where accounts live: here on a single server, else the directory says
+/// (and, for a dynamic cluster behind this one, its etcd).
+pub fn locator(
+    config: &crate::config::Config,
+    hosts: Option<Arc<Hosts>>,
+    peers: Option<Arc<crate::dynamic::PeerClusters>>,
+) -> anyhow::Result<Arc<dyn Locator>> {
     match (config.cluster.role, hosts) {
         (Role::Single, _) | (_, None) => Ok(Arc::new(cluster::SingleServer)),
-        (role, Some(hosts)) => Ok(Arc::new(HostLocator::new(hosts, server_name(config)?, role))),
+        (role, Some(hosts)) => Ok(Arc::new(HostLocator::new(hosts, server_name(config)?, role).with_peers(peers))),
     }
 }
 

@@ -79,15 +79,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let (directory, ldap) = member::open_directory(&config, &data).await?;
     let hosts = ldap.map(member::host_cache);
+    // Dynamic clusters behind this one (a cluster of clusters, CM-34).
+    let peers = crate::dynamic::PeerClusters::connect(&config).await?.map(Arc::new);
     // A dynamic member registers in etcd before anything else: the
     // controller sees it alive and lets go of its queue (CM-17).
     let dynamic = match (&config.cluster.dynamic, &hosts) {
-        (Some(section), Some(hosts)) => Some(DynamicParts::start(&config, section, hosts.clone()).await?),
+        (Some(section), Some(hosts)) => {
+            Some(DynamicParts::start(&config, section, hosts.clone(), peers.clone()).await?)
+        }
         _ => None,
     };
     let locator = match &dynamic {
         Some(parts) => parts.locator.clone(),
-        None => member::locator(&config, hosts.clone())?,
+        None => member::locator(&config, hosts.clone(), peers.clone())?,
     };
     // A frontend makes no accounts and keeps no passwords (CM-15), and may
     // bind to the directory read-only; a backend's postmaster administers
@@ -143,7 +147,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         main_domain: main_domain.clone(),
         cluster: link.as_ref().map(|(_, client, _)| {
             let members = member::MemberLinks::new(config.cluster.members.clone(), hosts.clone())
-                .with_registry(dynamic.as_ref().map(|parts| parts.accounts.clone()));
+                .with_registry(dynamic.as_ref().map(|parts| parts.accounts.clone()))
+                .with_peers(peers.clone());
             let mut cluster_admin =
                 LinkAdmin::new(client.clone(), members, locator.clone(), config.cluster.role, config.server_name());
             if let Some(parts) = &dynamic {
@@ -170,7 +175,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             transport = transport.with_remote(forward);
         }
         let members = member::MemberLinks::new(config.cluster.members.clone(), hosts.clone())
-            .with_registry(dynamic.as_ref().map(|parts| parts.accounts.clone()));
+            .with_registry(dynamic.as_ref().map(|parts| parts.accounts.clone()))
+                .with_peers(peers.clone());
         transport = transport.with_members(Arc::new(member::LinkDelivery::new(client, members)));
     }
     let transport: Arc<dyn queue::Transport> = Arc::new(transport);
@@ -223,7 +229,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         // sessions of those open on other members (CM-13).
         (_, Some(hosts), Some(parts)) => {
             let own: Arc<dyn proxy::LocalSessions> = Arc::new(server.own_sessions());
-            let others = member::directory_backends(&server.config, hosts, false)?;
+            let others = crate::dynamic::PeerBackends::new(
+                member::directory_backends(&server.config, hosts, false)?,
+                peers.clone(),
+            );
             let lookup = crate::dynamic::DynamicBackends::new(parts.accounts.clone(), parts.cluster.clone(), others);
             let setup = server.listener_setup();
             bound =
@@ -231,7 +240,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
         // A frontend serves no account: its sessions go to the backends.
         (Role::Frontend, Some(hosts), None) => {
-            let lookup = member::directory_backends(&server.config, hosts, false)?;
+            let lookup = crate::dynamic::PeerBackends::new(
+                member::directory_backends(&server.config, hosts, false)?,
+                peers.clone(),
+            );
             member::start_frontend(&server.config, lookup, server.listener_setup(), None, &mut tasks, &server.shutdown)
                 .await?;
         }
@@ -239,7 +251,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         // elsewhere and serves its own in process (CM-8).
         (Role::Symmetric, Some(hosts), None) => {
             let own: Arc<dyn proxy::LocalSessions> = Arc::new(server.own_sessions());
-            let lookup = member::directory_backends(&server.config, hosts, true)?;
+            let lookup = crate::dynamic::PeerBackends::new(
+                member::directory_backends(&server.config, hosts, true)?,
+                peers.clone(),
+            );
             let setup = server.listener_setup();
             member::start_frontend(&server.config, lookup, setup, Some(own), &mut tasks, &server.shutdown).await?;
         }
@@ -492,6 +507,7 @@ impl DynamicParts {
         config: &Config,
         section: &crate::config::DynamicSection,
         hosts: Arc<member::Hosts>,
+        peers: Option<Arc<crate::dynamic::PeerClusters>>,
     ) -> anyhow::Result<Self> {
         let link = config.cluster.link.as_ref().map(|link| link.address);
         let info = crate::dynamic::member_info(config, &[], link);
@@ -507,7 +523,7 @@ impl DynamicParts {
         );
         let cluster = DomainName::parse(&section.name).context("cluster.dynamic.name")?;
         let accounts = crate::dynamic::Accounts::new(coordinator);
-        let locator = Arc::new(crate::dynamic::DynamicLocator::new(accounts.clone(), hosts, cluster.clone()));
+        let locator = Arc::new(crate::dynamic::DynamicLocator::new(accounts.clone(), hosts, cluster.clone(), peers));
         let paths = crate::dynamic::SharedPaths::new(section, &config.server_name());
         Ok(Self { accounts, locator, cluster, idle_release: section.idle_release, paths })
     }

@@ -117,21 +117,47 @@ impl Admin {
 /// waits until the backends' queues have delivered them.
 pub async fn create(plan: &Plan, accounts: &[SampleAccount]) -> anyhow::Result<()> {
     let backends: Vec<&MemberPlan> = plan.running_backends().collect();
-    let first = backends.first().context("the demo has no backend")?;
-    Admin::of(first)?.add_domain(&plan.domain).await.with_context(|| format!("adding the domain {}", plan.domain))?;
-    let mut per_backend = tokio::task::JoinSet::new();
-    for backend in &backends {
-        let admin = Admin::of(backend)?;
-        let mine: Vec<SampleAccount> = accounts.iter().filter(|a| a.server == backend.name).cloned().collect();
-        let smtp = backend.addr(Service::Smtp);
-        let name = backend.name.clone();
-        per_backend.spawn(async move {
+    let groups = backends
+        .iter()
+        .map(|backend| {
+            let mine = accounts.iter().filter(|a| a.server == backend.name).cloned().collect();
+            Group::of(backend, mine)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    create_groups(&plan.domain, &groups).await
+}
+
+/// The accounts made through one member, which also welcomes them.
+pub struct Group {
+    pub admin: Admin,
+    pub smtp: std::net::SocketAddr,
+    pub member: String,
+    pub accounts: Vec<SampleAccount>,
+}
+
+impl Group {
+    pub fn of(member: &MemberPlan, accounts: Vec<SampleAccount>) -> anyhow::Result<Group> {
+        Ok(Group { admin: Admin::of(member)?, smtp: member.addr(Service::Smtp), member: member.name.clone(), accounts })
+    }
+}
+
+/// Makes the shared `domain` through the first group's member, each
+/// group's accounts through its member (so that the directory records
+/// that member's host name for them), then sends each account its welcome
+/// message through the same member and waits until its queue is empty.
+pub async fn create_groups(domain: &str, groups: &[Group]) -> anyhow::Result<()> {
+    let first = groups.first().context("the demo has no member to make accounts on")?;
+    first.admin.add_domain(domain).await.with_context(|| format!("adding the domain {domain}"))?;
+    let mut per_member = tokio::task::JoinSet::new();
+    for group in groups {
+        let (admin, smtp, name, mine) = (group.admin.clone(), group.smtp, group.member.clone(), group.accounts.clone());
+        per_member.spawn(async move {
             create_on(&admin, &mine).await?;
             welcome(smtp, &name, &mine).await?;
             wait_for_empty_queue(&admin, &name).await
         });
     }
-    while let Some(result) = per_backend.join_next().await {
+    while let Some(result) = per_member.join_next().await {
         result.context("account creation task")??;
     }
     Ok(())
@@ -171,9 +197,10 @@ async fn welcome(smtp: std::net::SocketAddr, backend: &str, accounts: &[SampleAc
         };
         let body = format!(
             "From: Rookery demo <postmaster@{backend}>\r\nTo: <{name}>\r\nSubject: Welcome, {name}\r\n\
-             Message-ID: <welcome.{name}>\r\n\r\nYour mailbox is hosted on {backend}; you reach it through any \
+             Message-ID: <welcome.{name}>\r\n\r\nYour mailbox is hosted on {host}; you reach it through any \
              frontend of the cluster.\r\n",
-            name = account.name
+            name = account.name,
+            host = account.server,
         );
         let results =
             connection.send(&envelope, body.as_bytes()).await.with_context(|| format!("welcoming {}", account.name))?;

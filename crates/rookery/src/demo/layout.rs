@@ -94,6 +94,11 @@ pub struct MemberPlan {
 }
 
 impl MemberPlan {
+    /// A member at `ip`, its files under `<dir>/<name>/`; not a spare.
+    pub fn new(name: String, role: MemberRole, ip: Ipv4Addr, base_port: u16, dir: &Path) -> MemberPlan {
+        MemberPlan { name, role, ip, spare: false, unlisted: false, base_port, dir: dir.to_owned() }
+    }
+
     pub fn addr(&self, service: Service) -> SocketAddr {
         SocketAddr::V4(SocketAddrV4::new(self.ip, self.base_port + service.offset()))
     }
@@ -234,11 +239,38 @@ impl Plan {
     }
 
     pub fn base_dn(&self) -> String {
-        let labels: Vec<String> = self.domain.split('.').map(|l| format!("dc={l}")).collect();
-        labels.join(",")
+        base_dn(&self.domain)
     }
 
     pub fn bind_dn(&self) -> String {
         format!("cn=admin,{}", self.base_dn())
     }
+
+    /// The one directory server, on the first member's address.
+    pub fn directory(&self) -> super::slapd::Spec {
+        directory_spec(&self.dir.join("slapd"), self.ldap, &self.domain, super::slapd::Replication::None)
+    }
+}
+
+/// A directory server for the domain's base DN, with its files in `dir`.
+pub fn directory_spec(
+    dir: &Path,
+    addr: SocketAddr,
+    domain: &str,
+    replication: super::slapd::Replication,
+) -> super::slapd::Spec {
+    super::slapd::Spec {
+        dir: dir.to_owned(),
+        addr,
+        base_dn: base_dn(domain),
+        bind_dn: format!("cn=admin,{}", base_dn(domain)),
+        first_label: domain.split('.').next().unwrap_or("rookery").to_owned(),
+        replication,
+    }
+}
+
+/// `dc=example,dc=test` for `example.test`.
+pub fn base_dn(domain: &str) -> String {
+    let labels: Vec<String> = domain.split('.').map(|l| format!("dc={l}")).collect();
+    labels.join(",")
 }

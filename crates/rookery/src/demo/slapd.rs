@@ -4,8 +4,13 @@
 //! The base entry is loaded with `slapadd` before the first start. slapd
 //! runs in the foreground (`-d 0`), so it stays the demo's child and its
 //! start-up errors reach its log.
+//!
+//! A replicated pair (CM-36) is the same server twice: the provider with
+//! the syncprov overlay, and a consumer that starts empty and copies
+//! everything under the base with syncrepl (base entry included), and
+//! refers writes to the provider; `schema/replication/` has the same
+//! settings for a real deployment.
 
-use super::layout::Plan;
 use anyhow::{Context, bail};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +22,26 @@ const SCHEMA: &str = include_str!("../../../../schema/rookery.schema");
 /// slapd answers within tens of milliseconds; this covers a loaded machine.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// One directory server of the demo.
+pub struct Spec {
+    /// Its directory: config, schema, database and log.
+    pub dir: PathBuf,
+    pub addr: SocketAddr,
+    pub base_dn: String,
+    pub bind_dn: String,
+    /// The base entry's `dc` (the domain's first label).
+    pub first_label: String,
+    pub replication: Replication,
+}
+
+pub enum Replication {
+    None,
+    /// Serves its changes to consumers (the syncprov overlay).
+    Provider,
+    /// Copies this provider (`ldap://addr/`) and refers writes to it.
+    Consumer { provider_url: String },
+}
+
 /// What `spawn` needs: the config written and the database loaded.
 pub struct Prepared {
     pub dir: PathBuf,
@@ -24,34 +49,39 @@ pub struct Prepared {
     slapd: PathBuf,
 }
 
-/// Writes the schema, the config (root DN password from the plan's
-/// password file) and the database with its base entry.
-pub async fn prepare(plan: &Plan, password: &str) -> anyhow::Result<Prepared> {
+/// Writes the schema, the config (root DN password `password`) and,
+/// unless it is a consumer (which syncrepl fills), the database with its
+/// base entry.
+pub async fn prepare(spec: &Spec, password: &str) -> anyhow::Result<Prepared> {
     let slapd = find_binary("slapd")?;
-    let slapadd = find_binary("slapadd")?;
-    let dir = plan.dir.join("slapd");
+    let dir = spec.dir.clone();
     std::fs::create_dir_all(dir.join("data")).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::write(dir.join("rookery.schema"), SCHEMA)?;
-    crate::first_start::write_secret(&dir.join("slapd.conf"), &config(plan, &dir, password))?;
-    let first_label = plan.domain.split('.').next().unwrap_or("rookery");
+    crate::first_start::write_secret(&dir.join("slapd.conf"), &config(spec, password))?;
+    if !matches!(spec.replication, Replication::Consumer { .. }) {
+        load_base(spec).await?;
+    }
+    Ok(Prepared { dir, addr: spec.addr, slapd })
+}
+
+async fn load_base(spec: &Spec) -> anyhow::Result<()> {
+    let slapadd = find_binary("slapadd")?;
     let base = format!(
-        "dn: {}\nobjectClass: dcObject\nobjectClass: organization\ndc: {first_label}\no: Rookery demo\n",
-        plan.base_dn()
+        "dn: {}\nobjectClass: dcObject\nobjectClass: organization\ndc: {}\no: Rookery demo\n",
+        spec.base_dn, spec.first_label
     );
-    std::fs::write(dir.join("base.ldif"), base)?;
-    let output = tokio::process::Command::new(&slapadd)
-        .arg("-q")
-        .arg("-f")
-        .arg(dir.join("slapd.conf"))
-        .arg("-l")
-        .arg(dir.join("base.ldif"))
-        .output()
-        .await
-        .with_context(|| format!("running {}", slapadd.display()))?;
+    std::fs::write(spec.dir.join("base.ldif"), base)?;
+    let mut command = tokio::process::Command::new(&slapadd);
+    command.arg("-q").arg("-f").arg(spec.dir.join("slapd.conf")).arg("-l").arg(spec.dir.join("base.ldif"));
+    if matches!(spec.replication, Replication::Provider) {
+        // Writes the base entry's contextCSN, which consumers start from.
+        command.arg("-w");
+    }
+    let output = command.output().await.with_context(|| format!("running {}", slapadd.display()))?;
     if !output.status.success() {
         bail!("slapadd failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim());
     }
-    Ok(Prepared { dir, addr: plan.ldap, slapd })
+    Ok(())
 }
 
 /// Starts slapd and waits until it answers an LDAP bind.
@@ -87,13 +117,15 @@ pub async fn spawn(prepared: &Prepared) -> anyhow::Result<tokio::process::Child>
     }
 }
 
-fn config(plan: &Plan, dir: &Path, password: &str) -> String {
+fn config(spec: &Spec, password: &str) -> String {
     let modules = ["/usr/lib/ldap", "/usr/lib/x86_64-linux-gnu/ldap", "/usr/lib/aarch64-linux-gnu/ldap"]
         .into_iter()
         .find(|path| Path::new(path).join("back_mdb.la").exists() || Path::new(path).join("back_mdb.so").exists())
         .unwrap_or("/usr/lib/ldap");
-    let dir = dir.display();
-    let (base, admin) = (plan.base_dn(), plan.bind_dn());
+    let dir = spec.dir.display();
+    let (base, admin) = (&spec.base_dn, &spec.bind_dn);
+    let syncprov = if matches!(spec.replication, Replication::Provider) { "moduleload syncprov\n" } else { "" };
+    let replication = replication_config(spec, password);
     format!(
         "include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
@@ -103,7 +135,7 @@ pidfile {dir}/slapd.pid
 argsfile {dir}/slapd.args
 modulepath {modules}
 moduleload back_mdb
-loglevel none
+{syncprov}loglevel none
 
 database mdb
 maxsize 1073741824
@@ -118,8 +150,35 @@ index rookeryAddress eq
 index rookeryAliasTarget eq
 index hostServer eq
 index oldHostServer eq
-"
+{replication}"
     )
+}
+
+/// The replication part of the database section (see the module's doc).
+fn replication_config(spec: &Spec, password: &str) -> String {
+    match &spec.replication {
+        Replication::None => String::new(),
+        Replication::Provider => "index entryCSN eq\nindex entryUUID eq\noverlay syncprov\nsyncprov-checkpoint 100 1\n".to_owned(),
+        // Replicates as the provider's rootdn (the same password here),
+        // at once and then as changes happen, retrying every second while
+        // the provider is away.
+        Replication::Consumer { provider_url } => format!(
+            "index entryCSN eq
+index entryUUID eq
+syncrepl rid=001
+  provider={provider_url}
+  type=refreshAndPersist
+  retry=\"1 +\"
+  searchbase=\"{base}\"
+  bindmethod=simple
+  binddn=\"{admin}\"
+  credentials={password}
+updateref {provider_url}
+",
+            base = spec.base_dn,
+            admin = spec.bind_dn,
+        ),
+    }
 }
 
 /// Sends an anonymous LDAPv3 bind and waits for any LDAP message back: an

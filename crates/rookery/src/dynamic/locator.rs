@@ -17,11 +17,18 @@ pub struct DynamicLocator<H: HostDirectory> {
     accounts: Arc<Accounts>,
     hosts: Arc<CachedHosts<H>>,
     cluster: DomainName,
+    /// Other dynamic clusters (a cluster of clusters, CM-34).
+    peers: Option<Arc<super::PeerClusters>>,
 }
 
 impl<H: HostDirectory> DynamicLocator<H> {
-    pub fn new(accounts: Arc<Accounts>, hosts: Arc<CachedHosts<H>>, cluster: DomainName) -> Self {
-        Self { accounts, hosts, cluster }
+    pub fn new(
+        accounts: Arc<Accounts>,
+        hosts: Arc<CachedHosts<H>>,
+        cluster: DomainName,
+        peers: Option<Arc<super::PeerClusters>>,
+    ) -> Self {
+        Self { accounts, hosts, cluster, peers }
     }
 }
 
@@ -30,7 +37,7 @@ impl<H: HostDirectory> Locator for DynamicLocator<H> {
     async fn locate(&self, account: &AccountName) -> Result<Location, LocateError> {
         let unavailable = |reason: String| LocateError::Unavailable { account: account.clone(), reason };
         match self.hosts.host_server(account).await {
-            Ok(Some(host)) if host != self.cluster => return Ok(Location::Elsewhere { server: host.to_string() }),
+            Ok(Some(host)) if host != self.cluster => return super::locate_on(self.peers.as_deref(), &host, account).await,
             Ok(_) => {}
             Err(e) => return Err(unavailable(e.to_string())),
         }

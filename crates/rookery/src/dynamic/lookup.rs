@@ -17,12 +17,12 @@ pub struct DynamicBackends<H: HostDirectory> {
     accounts: Arc<Accounts>,
     hosts: Arc<CachedHosts<H>>,
     cluster: DomainName,
-    others: DirectoryBackends<H>,
+    others: PeerBackends<H>,
 }
 
 impl<H: HostDirectory> DynamicBackends<H> {
-    pub fn new(accounts: Arc<Accounts>, cluster: DomainName, others: DirectoryBackends<H>) -> Self {
-        let hosts = others.hosts().clone();
+    pub fn new(accounts: Arc<Accounts>, cluster: DomainName, others: PeerBackends<H>) -> Self {
+        let hosts = others.inner.hosts().clone();
         Self { accounts, hosts, cluster, others }
     }
 }
@@ -44,12 +44,7 @@ impl<H: HostDirectory> BackendLookup for DynamicBackends<H> {
             Owner::Other(owner) => owner,
         };
         let info = self.accounts.member_info(&owner).await.map_err(|e| failed(e.to_string()))?;
-        let address = info.and_then(|info| match protocol {
-            Protocol::Imap => info.imap,
-            Protocol::Pop3 => info.pop3,
-            Protocol::Submission => info.submission,
-        });
-        match address {
+        match info.and_then(|info| service(&info, protocol)) {
             Some(addr) => Ok(Some(Backend::There(addr))),
             // Its lease is ending: the account opens elsewhere once it has.
             None => Err(failed(format!("{owner}, which has the account open, publishes no {protocol} address"))),
@@ -58,5 +53,51 @@ impl<H: HostDirectory> BackendLookup for DynamicBackends<H> {
 
     fn invalidate(&self, account: &AccountName) {
         self.hosts.invalidate(account);
+    }
+}
+
+fn service(info: &coord::MemberInfo, protocol: Protocol) -> Option<std::net::SocketAddr> {
+    match protocol {
+        Protocol::Imap => info.imap,
+        Protocol::Pop3 => info.pop3,
+        Protocol::Submission => info.submission,
+    }
+}
+
+/// The login proxy's lookup on a frontend (and for other servers' accounts
+/// on a dynamic member): an account of a dynamic cluster behind this one
+/// (CM-34) goes to the member that has it open, or to a live one that will
+/// open it ([`super::PeerClusters`]); every other account where
+/// `hostServer` and the service addresses say.
+pub struct PeerBackends<H: HostDirectory> {
+    inner: DirectoryBackends<H>,
+    peers: Option<Arc<super::PeerClusters>>,
+}
+
+impl<H: HostDirectory> PeerBackends<H> {
+    pub fn new(inner: DirectoryBackends<H>, peers: Option<Arc<super::PeerClusters>>) -> Self {
+        Self { inner, peers }
+    }
+}
+
+#[async_trait]
+impl<H: HostDirectory> BackendLookup for PeerBackends<H> {
+    async fn backend(&self, account: &AccountName, protocol: Protocol) -> Result<Option<Backend>, LookupError> {
+        let failed = |reason: String| LookupError { account: account.clone(), reason };
+        if let Some(peers) = &self.peers {
+            let host = self.inner.hosts().host_server(account).await.map_err(|e| failed(e.to_string()))?;
+            if let Some(cluster) = host.filter(|host| peers.is_cluster(host)) {
+                let (member, info) = peers.member_for(&cluster, account).await.map_err(failed)?;
+                return match service(&info, protocol) {
+                    Some(addr) => Ok(Some(Backend::There(addr))),
+                    None => Err(failed(format!("{member} of {cluster} publishes no {protocol} address"))),
+                };
+            }
+        }
+        self.inner.backend(account, protocol).await
+    }
+
+    fn invalidate(&self, account: &AccountName) {
+        self.inner.invalidate(account);
     }
 }

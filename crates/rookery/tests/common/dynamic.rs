@@ -24,8 +24,12 @@ pub struct DynMember {
 
 impl DynMember {
     pub fn new(n: u8) -> DynMember {
-        let ip = format!("127.0.24.{n}");
-        DynMember { name: format!("m{n}.{CLUSTER}"), link: format!("{ip}:{}", free_port(&ip)) }
+        Self::named(&format!("m{n}.{CLUSTER}"), &format!("127.0.24.{n}"))
+    }
+
+    /// `name`, its link on a free port of `ip`.
+    pub fn named(name: &str, ip: &str) -> DynMember {
+        DynMember { name: name.to_owned(), link: format!("{ip}:{}", free_port(ip)) }
     }
 
     pub fn ip(&self) -> &str {
@@ -43,16 +47,29 @@ pub fn start(
     all: &[&DynMember],
     idle_release: &str,
 ) -> TestServer {
-    let allow: Vec<String> = all.iter().filter(|m| m.name != me.name).map(|m| format!("\"{}\"", m.ip())).collect();
-    let endpoints: Vec<String> = etcd.endpoints().iter().map(|e| format!("\"{e}\"")).collect();
-    let extra_config = format!(
-        r#"[directory]
-kind = "ldap"
-url = "{url}"
-base_dn = "{base}"
-bind_dn = "{admin}"
-bind_password = "{password}"
+    let allow: Vec<&str> = all.iter().filter(|m| m.name != me.name).map(|m| m.ip()).collect();
+    let place = Place { cluster: CLUSTER, etcd, storage, directory: (&slapd.url(), &[]), allow: &allow, idle_release };
+    start_in(slapd, me, place)
+}
 
+/// Where a member stands: its cluster, that cluster's etcd and storage,
+/// the directory servers it uses (preferred, then the others), and the
+/// addresses on its link's allow-list.
+pub struct Place<'a> {
+    pub cluster: &'a str,
+    pub etcd: &'a Etcd,
+    pub storage: &'a Path,
+    pub directory: (&'a str, &'a [String]),
+    pub allow: &'a [&'a str],
+    pub idle_release: &'a str,
+}
+
+/// Starts `me` as a member of `place.cluster`; `slapd` gives the base and
+/// the credentials.
+pub fn start_in(slapd: &Slapd, me: &DynMember, place: Place) -> TestServer {
+    let quoted = |items: &mut dyn Iterator<Item = String>| items.map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ");
+    let extra_config = format!(
+        r#"{directory}
 [queue]
 retry_schedule = ["1s"]
 
@@ -65,33 +82,86 @@ allow = [{allow}]
 secret = "{SECRET}"
 
 [cluster.dynamic]
-name = "{CLUSTER}"
+name = "{cluster}"
 etcd = [{endpoints}]
 storage = "{storage}"
 lease_ttl = "{ttl}s"
 fence_margin = "1s"
 idle_release = "{idle_release}"
 "#,
-        url = slapd.url(),
-        base = slapd.base_dn(),
-        admin = slapd.admin_dn(),
-        password = slapd.admin_password(),
+        directory = directory_section(slapd, place.directory),
         link = me.link,
-        allow = allow.join(", "),
-        endpoints = endpoints.join(", "),
-        storage = storage.display(),
+        allow = quoted(&mut place.allow.iter().map(|ip| ip.to_string())),
+        cluster = place.cluster,
+        endpoints = quoted(&mut place.etcd.endpoints().into_iter()),
+        storage = place.storage.display(),
         ttl = LEASE_TTL.as_secs(),
+        idle_release = place.idle_release,
     );
     super::server_with(TestServerOptions { main_domain: me.name.clone(), extra_config, ..Default::default() })
+}
+
+/// A frontend `me` of dynamic clusters (`clusters`: name and etcd), with
+/// its directory servers and the members' addresses on its allow-list.
+pub fn start_frontend(
+    slapd: &Slapd,
+    me: &DynMember,
+    directory: (&str, &[String]),
+    clusters: &[(&str, &Etcd)],
+    allow: &[&str],
+) -> TestServer {
+    let peers: String = clusters
+        .iter()
+        .map(|(name, etcd)| {
+            let endpoints: Vec<String> = etcd.endpoints().iter().map(|e| format!("\"{e}\"")).collect();
+            format!("[cluster.dynamic_clusters.\"{name}\"]\netcd = [{}]\n", endpoints.join(", "))
+        })
+        .collect();
+    let allow: Vec<String> = allow.iter().map(|ip| format!("\"{ip}\"")).collect();
+    let extra_config = format!(
+        r#"{directory}
+[queue]
+retry_schedule = ["1s"]
+
+[cluster]
+role = "frontend"
+
+[cluster.link]
+address = "{link}"
+allow = [{allow}]
+secret = "{SECRET}"
+
+{peers}"#,
+        directory = directory_section(slapd, directory),
+        link = me.link,
+        allow = allow.join(", "),
+    );
+    super::server_with(TestServerOptions { main_domain: me.name.clone(), extra_config, ..Default::default() })
+}
+
+fn directory_section(slapd: &Slapd, (url, replicas): (&str, &[String])) -> String {
+    let replicas: Vec<String> = replicas.iter().map(|r| format!("\"{r}\"")).collect();
+    format!(
+        "[directory]\nkind = \"ldap\"\nurl = \"{url}\"\nreplicas = [{}]\nbase_dn = \"{}\"\nbind_dn = \"{}\"\nbind_password = \"{}\"\n",
+        replicas.join(", "),
+        slapd.base_dn(),
+        slapd.admin_dn(),
+        slapd.admin_password()
+    )
 }
 
 /// Makes the shared domain and `count` accounts `u1`.. with password
 /// `pw-uN`, through `member`'s admin API.
 pub fn accounts(member: &TestServer, count: usize) -> Vec<String> {
-    member.admin(&["domain", "add", DOMAIN, "--shared"]).unwrap();
+    accounts_in(member, DOMAIN, count)
+}
+
+/// [`accounts`] in `domain`.
+pub fn accounts_in(member: &TestServer, domain: &str, count: usize) -> Vec<String> {
+    member.admin(&["domain", "add", domain, "--shared"]).unwrap();
     (1..=count)
         .map(|i| {
-            let name = format!("u{i}@{DOMAIN}");
+            let name = format!("u{i}@{domain}");
             member.admin(&["account", "add", &name, "--password", &format!("pw-u{i}")]).unwrap();
             name
         })

@@ -1,0 +1,87 @@
+//! The dynamic demos' etcd: one private node (Debian's etcd-server) in the
+//! demo's directory, started as a child like slapd, in its own process
+//! group, and ready once its `/health` says so (a leader elected and a
+//! quorum read served). One node is enough on one machine: the demo shows
+//! the members' failover, not etcd's.
+
+use anyhow::{Context, bail};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A fresh node elects itself in about a second; this covers a loaded
+/// machine.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest `/health` answer read.
+const MAX_HEALTH_REPLY: u64 = 64 * 1024;
+
+/// Starts etcd with its data in `dir/data` and its log in `dir/etcd.log`,
+/// clients on `client` and raft on `peer`, and waits until it is healthy.
+pub async fn spawn(dir: &Path, client: SocketAddr, peer: SocketAddr) -> anyhow::Result<tokio::process::Child> {
+    let binary = find_etcd()?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let log_path = dir.join("etcd.log");
+    let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+    let (client_url, peer_url) = (format!("http://{client}"), format!("http://{peer}"));
+    let mut child = tokio::process::Command::new(&binary)
+        .args(["--name", "demo", "--data-dir"])
+        .arg(dir.join("data"))
+        .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
+        .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+        .args(["--initial-cluster", &format!("demo={peer_url}"), "--initial-cluster-state", "new"])
+        .args(["--initial-cluster-token", "rookery-demo"])
+        // One node: short raft timings make it elect itself at once.
+        .args(["--heartbeat-interval=50", "--election-timeout=500"])
+        .args(["--logger", "zap", "--log-outputs", "stderr"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    loop {
+        if healthy(client).await {
+            return Ok(child);
+        }
+        let exited = child.try_wait()?.is_some();
+        if exited || tokio::time::Instant::now() > deadline {
+            let _ = child.kill().await;
+            bail!(
+                "etcd on {client} did not become healthy (is the address in use?); its log:\n{}",
+                super::members::tail(&log_path)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `GET /health` answers `{"health":"true"}` once the node has a leader.
+async fn healthy(addr: SocketAddr) -> bool {
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut reply = Vec::new();
+        stream.take(MAX_HEALTH_REPLY).read_to_end(&mut reply).await.ok()?;
+        let reply = String::from_utf8_lossy(&reply);
+        (reply.starts_with("HTTP/1.1 200") && reply.contains("\"health\":\"true\"")).then_some(())
+    };
+    matches!(tokio::time::timeout(Duration::from_secs(2), attempt).await, Ok(Some(())))
+}
+
+/// Debian installs etcd in /usr/bin; look on PATH and there.
+fn find_etcd() -> anyhow::Result<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/bin", "/usr/local/bin"].map(PathBuf::from))
+        .map(|dir| dir.join("etcd"))
+        .find(|candidate| candidate.is_file())
+        .context(
+            "etcd not found: the dynamic demos run a private etcd; install the Debian package etcd-server \
+             (apt-get install etcd-server)",
+        )
+}
