@@ -60,13 +60,26 @@ impl Controller {
     /// longer leads: nothing was written. Not retried on another etcd node
     /// after a failure (it may have been applied): the caller decides.
     pub async fn fenced(&self, leadership: &Leadership, ops: Vec<TxnOp>) -> Result<bool, CoordError> {
+        self.fenced_if(leadership, Vec::new(), ops).await
+    }
+
+    /// [`Controller::fenced`] with more conditions: `ops` run only if
+    /// `leadership` holds and every one of `also` is true (e.g. a stale
+    /// key still has the value it was judged stale by).
+    pub async fn fenced_if(
+        &self,
+        leadership: &Leadership,
+        also: Vec<Compare>,
+        ops: Vec<TxnOp>,
+    ) -> Result<bool, CoordError> {
         let epoch = *self.shared.epoch.borrow();
         if !epoch.serving || epoch.number != leadership.epoch || !self.shared.clock.serving() {
             return Ok(false);
         }
-        let txn = Txn::new()
-            .when([Compare::create_revision(leadership.key.clone(), CompareOp::Equal, leadership.revision)])
-            .and_then(ops);
+        let mut compares =
+            vec![Compare::create_revision(leadership.key.clone(), CompareOp::Equal, leadership.revision)];
+        compares.extend(also);
+        let txn = Txn::new().when(compares).and_then(ops);
         let response = self
             .shared
             .etcd

@@ -228,6 +228,11 @@ impl Coordinator {
         reader::open_accounts(&self.shared.etcd, &self.shared.keys).await
     }
 
+    /// Every open account, its owner and its key.
+    pub async fn owners(&self) -> Result<Vec<crate::reader::Owned>, CoordError> {
+        reader::owners(&self.shared.etcd, &self.shared.keys).await
+    }
+
     /// Replaces this member's registry entry (kept for the next lease too).
     pub async fn publish(&self, info: MemberInfo) -> Result<(), CoordError> {
         *self.shared.info.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = info;

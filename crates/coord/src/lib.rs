@@ -29,8 +29,8 @@ mod reader;
 
 pub use controller::{Controller, Leadership};
 pub use coordinator::Coordinator;
-pub use etcd_client::TxnOp;
-pub use reader::Reader;
+pub use etcd_client::{Compare, CompareOp, TxnOp};
+pub use reader::{Owned, Reader};
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;

@@ -133,3 +133,26 @@ pub(crate) async fn wait_deleted(etcd: &Etcd, key: &str, created: Option<i64>) -
         }
     }
 }
+
+/// Every open account with its owner, and the account's key.
+pub(crate) async fn owners(etcd: &Etcd, keys: &Keys) -> Result<Vec<Owned>, CoordError> {
+    let prefix = keys.accounts();
+    let all = get_prefix(etcd, "owners", &prefix).await?;
+    Ok(all
+        .iter()
+        .filter_map(|kv| {
+            let account = Keys::name_under(&prefix, kv.key())?.to_owned();
+            let owner = String::from_utf8_lossy(kv.value()).into_owned();
+            Some(Owned { account, owner, key: kv.key().to_vec() })
+        })
+        .collect())
+}
+
+/// One open account as etcd has it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owned {
+    pub account: String,
+    pub owner: String,
+    /// The raw key, for a conditional delete.
+    pub key: Vec<u8>,
+}

@@ -176,7 +176,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
         let members = member::MemberLinks::new(config.cluster.members.clone(), hosts.clone())
             .with_registry(dynamic.as_ref().map(|parts| parts.accounts.clone()))
-                .with_peers(peers.clone());
+            .with_peers(peers.clone());
         transport = transport.with_members(Arc::new(member::LinkDelivery::new(client, members)));
     }
     let transport: Arc<dyn queue::Transport> = Arc::new(transport);

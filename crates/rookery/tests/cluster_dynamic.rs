@@ -253,8 +253,25 @@ fn the_controller_delivers_the_queue_of_a_dead_member() {
     let refs: Vec<&DynMember> = all.iter().collect();
     let mut members: Vec<_> =
         all.iter().map(|me| dynamic::start(&slapd, &etcd, storage.path(), me, &refs, "60s")).collect();
-    let accounts = dynamic::accounts(&members[0], 1);
+    let accounts = dynamic::accounts(&members[0], 2);
     let account = &accounts[0];
+
+    // Stale state: an account held in etcd by a member that does not exist
+    // (a key without a lease) is released by the controller.
+    let key = format!("/rookery/{}/accounts/{}", dynamic::CLUSTER, accounts[1]);
+    let put = std::process::Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", &etcd.endpoints().join(","), "put", &key, "ghost.dc1.test"])
+        .output()
+        .unwrap();
+    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
+    assert_eq!(members[1].admin(&["cluster", "owner", &accounts[1]]).unwrap().trim(), "ghost.dc1.test");
+    common::cluster::wait("the stale owner released", Duration::from_secs(20), || {
+        members[1].admin(&["cluster", "owner", &accounts[1]]).is_ok_and(|owner| owner.starts_with("nobody"))
+    });
+    send(&members[1], &accounts[1], "after-ghost");
+    assert_eq!(read(&members[0], &accounts[1], 1), vec!["after-ghost".to_owned()]);
+
     // The account open on member 0; member 0 then paused, so member 1's
     // deliveries to it wait in member 1's queue.
     send(&members[0], account, "first");

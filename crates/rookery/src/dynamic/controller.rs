@@ -9,6 +9,10 @@
 //! member that comes back registers first, and the controller then stops
 //! and lets go of its queue.
 //!
+//! It also clears stale state: an account key whose owner is not a
+//! registered member (which would keep the account closed everywhere) is
+//! deleted, and its own records of finished takes.
+//!
 //! Every step is fenced by the election: before taking a queue the
 //! controller records the take in etcd in a transaction that holds only
 //! while its election key is the one it won with, so a deposed controller
@@ -98,8 +102,13 @@ impl ControllerWork {
             if let Some(foreign) = running.remove(&member) {
                 stop(foreign).await;
                 tracing::info!(target: "cluster::controller", %member, "foreign queue given back or done");
+                let done = etcd_client::TxnOp::delete(self.take_key(&member), None);
+                if let Err(error) = controller.fenced(leadership, vec![done]).await {
+                    tracing::info!(target: "cluster::controller", %error, "cannot clear the foreign queue's take");
+                }
             }
         }
+        self.clean_stale_owners(controller, leadership, &live).await;
         for (member, dir) in queue_dirs(&self.queues) {
             if member == me.to_ascii_lowercase() || live.contains(&member) || running.contains_key(&member) {
                 continue;
@@ -107,7 +116,8 @@ impl ControllerWork {
             if !queue::may_hold_messages(&dir) {
                 continue;
             }
-            let key = format!("/rookery/{}/controller/foreign/{member}", self.cluster);
+            // Not under `controller/`: that prefix is the election's.
+            let key = self.take_key(&member);
             let op = etcd_client::TxnOp::put(key, me.clone(), None);
             match controller.fenced(leadership, vec![op]).await {
                 Ok(true) => {}
@@ -129,6 +139,42 @@ impl ControllerWork {
                 Err(error) => {
                     tracing::info!(target: "cluster::controller", %member, %error, "cannot open the member's queue")
                 }
+            }
+        }
+    }
+
+    /// The record of this controller's take of `member`'s queue.
+    fn take_key(&self, member: &str) -> String {
+        format!("/rookery/{}/controller-work/foreign/{member}", self.cluster)
+    }
+
+    /// Stale state: an account key whose owner is not a registered member
+    /// (its member key was deleted by hand, or written by a tool without a
+    /// lease) would keep the account closed everywhere. Each is deleted
+    /// only while it still names that owner, and only by the controller.
+    async fn clean_stale_owners(
+        &self,
+        controller: &coord::Controller,
+        leadership: &coord::Leadership,
+        live: &[String],
+    ) {
+        let owners = match self.accounts.coord().owners().await {
+            Ok(owners) => owners,
+            Err(error) => {
+                tracing::info!(target: "cluster::controller", %error, "cannot read the open accounts");
+                return;
+            }
+        };
+        for stale in owners.into_iter().filter(|owned| !live.contains(&owned.owner.to_ascii_lowercase())) {
+            let still = coord::Compare::value(stale.key.clone(), coord::CompareOp::Equal, stale.owner.clone());
+            let delete = coord::TxnOp::delete(stale.key.clone(), None);
+            match controller.fenced_if(leadership, vec![still], vec![delete]).await {
+                Ok(true) => {
+                    tracing::warn!(target: "cluster::controller", account = %stale.account, owner = %stale.owner,
+                    "released an account held by a member that is not registered")
+                }
+                Ok(false) => {}
+                Err(error) => tracing::info!(target: "cluster::controller", %error, "cannot release a stale account"),
             }
         }
     }

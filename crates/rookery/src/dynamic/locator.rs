@@ -37,7 +37,9 @@ impl<H: HostDirectory> Locator for DynamicLocator<H> {
     async fn locate(&self, account: &AccountName) -> Result<Location, LocateError> {
         let unavailable = |reason: String| LocateError::Unavailable { account: account.clone(), reason };
         match self.hosts.host_server(account).await {
-            Ok(Some(host)) if host != self.cluster => return super::locate_on(self.peers.as_deref(), &host, account).await,
+            Ok(Some(host)) if host != self.cluster => {
+                return super::locate_on(self.peers.as_deref(), &host, account).await;
+            }
             Ok(_) => {}
             Err(e) => return Err(unavailable(e.to_string())),
         }

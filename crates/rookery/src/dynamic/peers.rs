@@ -22,8 +22,11 @@ pub struct PeerClusters {
 
 struct Peer {
     reader: Reader,
-    registry: Mutex<Option<(Instant, Vec<(String, MemberInfo)>)>>,
+    registry: Mutex<Option<Registry>>,
 }
+
+/// A cluster's live members as last read, and when.
+type Registry = (Instant, Vec<(String, MemberInfo)>);
 
 impl PeerClusters {
     /// Connects to the etcd of every configured dynamic cluster; `None`
@@ -35,7 +38,8 @@ impl PeerClusters {
         }
         let mut clusters = BTreeMap::new();
         for (name, peer) in &config.cluster.dynamic_clusters {
-            let cluster = DomainName::parse(name).map_err(|e| anyhow::anyhow!("cluster.dynamic_clusters.{name:?}: {e}"))?;
+            let cluster =
+                DomainName::parse(name).map_err(|e| anyhow::anyhow!("cluster.dynamic_clusters.{name:?}: {e}"))?;
             let reader = Reader::connect(peer.etcd.clone(), cluster.to_string()).await.with_context(|| {
                 format!("cluster.dynamic_clusters.{name:?}: cannot reach etcd at {}", peer.etcd.join(", "))
             })?;
@@ -52,7 +56,11 @@ impl PeerClusters {
     /// open, else a live one chosen by the account's name (the same one
     /// every time while the members stay the same, so that the account is
     /// not opened here and there).
-    pub async fn member_for(&self, cluster: &DomainName, account: &AccountName) -> Result<(String, MemberInfo), String> {
+    pub async fn member_for(
+        &self,
+        cluster: &DomainName,
+        account: &AccountName,
+    ) -> Result<(String, MemberInfo), String> {
         let peer = self.clusters.get(cluster).ok_or_else(|| format!("{cluster} is not a known dynamic cluster"))?;
         let owner = peer.reader.owner(&account.to_string()).await.map_err(|e| format!("etcd of {cluster}: {e}"))?;
         let members = peer.registry(false).await.map_err(|e| format!("etcd of {cluster}: {e}"))?;
@@ -62,7 +70,8 @@ impl PeerClusters {
             }
             // Registered after the last read of the registry: read again.
             let members = peer.registry(true).await.map_err(|e| format!("etcd of {cluster}: {e}"))?;
-            return find(&members, &owner).ok_or_else(|| format!("{owner} of {cluster} has {account} open but is gone"));
+            return find(&members, &owner)
+                .ok_or_else(|| format!("{owner} of {cluster} has {account} open but is gone"));
         }
         if members.is_empty() {
             return Err(format!("no member of {cluster} is alive"));

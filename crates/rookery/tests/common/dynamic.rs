@@ -67,7 +67,8 @@ pub struct Place<'a> {
 /// Starts `me` as a member of `place.cluster`; `slapd` gives the base and
 /// the credentials.
 pub fn start_in(slapd: &Slapd, me: &DynMember, place: Place) -> TestServer {
-    let quoted = |items: &mut dyn Iterator<Item = String>| items.map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ");
+    let quoted =
+        |items: &mut dyn Iterator<Item = String>| items.map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ");
     let extra_config = format!(
         r#"{directory}
 [queue]
