@@ -96,6 +96,18 @@ fn members_share_accounts_and_another_takes_over_when_the_owner_is_killed() {
     // The killed member comes back and serves the same mailbox.
     members[owner_index].restart().unwrap();
     assert_exactly_once(&read(&members[owner_index], account, sent.len()), &sent, account);
+
+    // CM-14: with one member left (and etcd), every account is reachable.
+    for (i, member) in members.iter_mut().enumerate() {
+        if i != owner_index {
+            member.kill();
+        }
+    }
+    let last = &members[owner_index];
+    assert_exactly_once(&read(last, account, sent.len()), &sent, account);
+    assert_eq!(read(last, &accounts[1], 2).len(), 2);
+    send(last, &accounts[2], "alone");
+    assert_eq!(read(last, &accounts[2], 1), vec!["alone".to_owned()]);
 }
 
 /// The member that has `account` open, from `rookery cluster status`.

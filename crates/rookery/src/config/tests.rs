@@ -41,6 +41,44 @@ const LINK: &str =
     "[cluster.link]\naddress = \"127.0.0.2:4090\"\nallow = []\nsecret = \"a long enough cluster secret\"\n";
 
 #[test]
+fn dynamic_cluster_errors_name_their_key() {
+    let member = |role: &str, dynamic: &str| {
+        format!("{LDAP}[cluster]\nrole = \"{role}\"\nserver_name = \"m1.dc.test\"\n{LINK}[cluster.dynamic]\n{dynamic}")
+    };
+    let good = "name = \"dc.test\"\netcd = [\"127.0.0.1:2379\"]\nstorage = \"/srv/shared\"\n";
+    let cases = [
+        (member("frontend", good), "cluster.dynamic needs cluster.role"),
+        (member("symmetric", "name = \"dc test\"\netcd = [\"e:1\"]\nstorage = \"/s\"\n"), "cluster.dynamic.name"),
+        (member("symmetric", "name = \"m1.dc.test\"\netcd = [\"e:1\"]\nstorage = \"/s\"\n"), "cluster.dynamic.name"),
+        (member("symmetric", "name = \"dc.test\"\netcd = []\nstorage = \"/s\"\n"), "cluster.dynamic.etcd"),
+        (member("symmetric", "name = \"dc.test\"\netcd = [\"e:1\"]\n"), "storage"),
+        (member("backend", &format!("{good}lease_ttl = \"1s\"\n")), "cluster.dynamic.lease_ttl"),
+        (member("backend", &format!("{good}fence_margin = \"3s\"\n")), "cluster.dynamic.fence_margin"),
+        (member("backend", &format!("{good}colour = \"red\"\n")), "colour"),
+        (format!("{LDAP}[cluster.dynamic_clusters.\"dc 2\"]\netcd = [\"e:1\"]\n"), "cluster.dynamic_clusters.\"dc 2\""),
+        (
+            format!("{LDAP}[cluster.dynamic_clusters.\"dc2.test\"]\netcd = []\n"),
+            "cluster.dynamic_clusters.\"dc2.test\".etcd",
+        ),
+    ];
+    for (text, key) in cases {
+        let err = load_error(&text);
+        assert!(err.contains(key), "expected {key:?} in the error for\n{text}\ngot: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, member("symmetric", good)).unwrap();
+    let config = Config::load(Some(&path)).unwrap();
+    let dynamic = config.cluster.dynamic.as_ref().unwrap();
+    assert_eq!(
+        (dynamic.lease_ttl.as_secs(), dynamic.fence_margin.as_secs(), dynamic.idle_release.as_secs()),
+        (5, 1, 60)
+    );
+    assert_eq!(config.hosted_name(), "dc.test");
+    assert_eq!(config.server_name(), "m1.dc.test");
+}
+
+#[test]
 fn cluster_errors_name_their_key() {
     let cases = [
         ("[cluster]\nrole = \"backend\"\n".to_owned(), "directory.kind"),
