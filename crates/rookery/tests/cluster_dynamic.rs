@@ -151,6 +151,11 @@ fn concurrent_delivery_through_every_member_on_a_three_node_etcd() {
         handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
     assert_exactly_once(&read(&members[1], account, sent.len()), &sent, account);
+    // Admin work about the account runs on its owner, whichever member
+    // is asked (over the cluster link).
+    for member in &members {
+        assert_eq!(common::cluster::messages(member, account), sent.len());
+    }
 
     // One etcd node of three gone: the quorum lives, so does the cluster.
     etcd.kill(0);
