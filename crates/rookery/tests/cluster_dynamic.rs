@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::dynamic::{self, DynMember, LEASE_TTL};
+use common::dynamic::{self, DynMember, LEASE_TTL, read, send};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use testkit::etcd::Etcd;
@@ -21,21 +21,6 @@ fn assert_exactly_once(subjects: &[String], sent: &[String], account: &str) {
         assert_eq!(counts.get(subject.as_str()).copied(), Some(1), "{account}: {subject} not exactly once: {counts:?}");
     }
     assert_eq!(subjects.len(), sent.len(), "{account}: unexpected messages: {counts:?}");
-}
-
-/// Sends until accepted (a member may be answering 4xx for a moment).
-fn send(member: &testkit::TestServer, recipient: &str, subject: &str) {
-    common::cluster::wait(&format!("{subject} accepted"), Duration::from_secs(30), || {
-        dynamic::try_send(member, recipient, subject).is_ok()
-    });
-}
-
-/// The subjects, once the account's IMAP login through `member` works and
-/// shows at least `at_least` messages.
-fn read(member: &testkit::TestServer, account: &str, at_least: usize) -> Vec<String> {
-    testkit::wait_for(Duration::from_secs(40), &format!("{account} readable with {at_least} messages"), || {
-        dynamic::subjects(member, account).ok().filter(|subjects| subjects.len() >= at_least)
-    })
 }
 
 #[test]

@@ -7,28 +7,12 @@
 
 mod common;
 
-use common::dynamic::{self, DynMember, Place};
-use std::time::Duration;
+use common::dynamic::{self, DynMember, Place, read, send};
 use testkit::etcd::Etcd;
 use testkit::slapd::Slapd;
 
 const DC1: &str = "dc1.test";
 const DC2: &str = "dc2.test";
-
-/// Sends until accepted.
-fn send(member: &testkit::TestServer, recipient: &str, subject: &str) {
-    common::cluster::wait(&format!("{subject} accepted"), Duration::from_secs(30), || {
-        dynamic::try_send(member, recipient, subject).is_ok()
-    });
-}
-
-/// The subjects, once the login through `member` works and shows at least
-/// `at_least` messages.
-fn read(member: &testkit::TestServer, account: &str, at_least: usize) -> Vec<String> {
-    testkit::wait_for(Duration::from_secs(40), &format!("{account} readable with {at_least} messages"), || {
-        dynamic::subjects(member, account).ok().filter(|subjects| subjects.len() >= at_least)
-    })
-}
 
 #[test]
 fn frontends_route_to_the_dynamic_clusters_and_survive_a_directory_server_and_a_member() {

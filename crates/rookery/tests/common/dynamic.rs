@@ -199,6 +199,21 @@ pub fn try_send(member: &TestServer, recipient: &str, subject: &str) -> Result<(
     Ok(())
 }
 
+/// Sends until accepted (a member may answer 4xx for a moment).
+pub fn send(member: &TestServer, recipient: &str, subject: &str) {
+    super::cluster::wait(&format!("{subject} accepted"), Duration::from_secs(30), || {
+        try_send(member, recipient, subject).is_ok()
+    });
+}
+
+/// The subjects, once the account's IMAP login through `member` works and
+/// shows at least `at_least` messages.
+pub fn read(member: &TestServer, account: &str, at_least: usize) -> Vec<String> {
+    testkit::wait_for(Duration::from_secs(40), &format!("{account} readable with {at_least} messages"), || {
+        subjects(member, account).ok().filter(|subjects| subjects.len() >= at_least)
+    })
+}
+
 /// The subjects in `account`'s INBOX, read over IMAP through `member`;
 /// `Err` with the server's answer when the login or the reading fails.
 pub fn subjects(member: &TestServer, account: &str) -> Result<Vec<String>, String> {
