@@ -9,7 +9,7 @@
 
 use coord::{CoordError, Coordinator, Owner};
 use parking_lot::RwLock;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use store::Store;
@@ -25,8 +25,12 @@ const PEERS_TTL: Duration = Duration::from_secs(2);
 
 pub struct Accounts {
     coord: Coordinator,
-    /// Owned under the current lease, and so open or openable here.
-    open: RwLock<HashSet<AccountName>>,
+    /// Owned, with the epoch (lease) it was opened under: an entry of an
+    /// earlier lease counts for nothing, even before the upkeep has
+    /// emptied the table after a fence (the key went with that lease).
+    open: RwLock<HashMap<AccountName, u64>>,
+    /// The coordinator's epochs, read on every check.
+    epochs: tokio::sync::watch::Receiver<coord::Epoch>,
     /// Being handed over: no new opens, while the writes already queued
     /// are finished (they are still this member's to make).
     closing: RwLock<HashSet<AccountName>>,
@@ -41,9 +45,11 @@ type Peers = (Instant, Vec<(String, coord::MemberInfo)>);
 
 impl Accounts {
     pub fn new(coord: Coordinator) -> Arc<Self> {
+        let epochs = coord.epochs();
         Arc::new(Self {
             coord,
             open: RwLock::default(),
+            epochs,
             closing: RwLock::default(),
             turns: (0..TURNS).map(|_| tokio::sync::Mutex::new(())).collect(),
             store: OnceLock::new(),
@@ -66,29 +72,37 @@ impl Accounts {
         &self.turns[(hash as usize) % TURNS]
     }
 
+    /// Whether the account is open under the current lease (being handed
+    /// over or not), and the lease is known valid.
+    fn is_held(&self, account: &AccountName) -> bool {
+        let epoch = *self.epochs.borrow();
+        epoch.serving && self.coord.serving() && self.open.read().get(account) == Some(&epoch.number)
+    }
+
+    /// Held, and not being handed over: new sessions may use it.
     fn is_open(&self, account: &AccountName) -> bool {
-        self.open.read().contains(account) && !self.closing.read().contains(account)
+        self.is_held(account) && !self.closing.read().contains(account)
     }
 
     /// Opens the account here unless another member has it open: `Me` once
     /// this member owns it, else its owner.
     pub async fn open(&self, account: &AccountName) -> Result<Owner, CoordError> {
-        if self.coord.serving() && self.is_open(account) {
+        if self.is_open(account) {
             return Ok(Owner::Me);
         }
         let _turn = self.turn(account).lock().await;
-        if self.coord.serving() && self.is_open(account) {
+        if self.is_open(account) {
             return Ok(Owner::Me);
         }
-        let epoch = self.coord.epochs().borrow().number;
+        let epoch = self.epochs.borrow().number;
         match self.coord.acquire(&account.to_string()).await? {
             Owner::Me => {
                 // A lease lost while acquiring: the key went with it, and
                 // the upkeep has already emptied the table for that lease.
-                if self.coord.epochs().borrow().number != epoch || !self.coord.serving() {
+                if self.epochs.borrow().number != epoch || !self.coord.serving() {
                     return Err(CoordError::Fenced);
                 }
-                self.open.write().insert(account.clone());
+                self.open.write().insert(account.clone(), epoch);
                 tracing::debug!(target: "cluster::coord", %account, "account opened here");
                 Ok(Owner::Me)
             }
@@ -100,7 +114,7 @@ impl Accounts {
     /// then its key released for any member to take.
     pub async fn release(&self, account: &AccountName, reason: &str) {
         let _turn = self.turn(account).lock().await;
-        if !self.open.read().contains(account) {
+        if !self.open.read().contains_key(account) {
             return;
         }
         // New opens stop now; the writes already accepted are made, then
@@ -124,7 +138,7 @@ impl Accounts {
     /// so this member must stop writing before another can open them. The
     /// keys go with the lease; nothing is asked of etcd.
     pub async fn drop_all(&self, reason: &str) {
-        let accounts: Vec<AccountName> = self.open.write().drain().collect();
+        let accounts: Vec<AccountName> = self.open.write().drain().map(|(account, _)| account).collect();
         if let Some(store) = self.store.get() {
             for account in store.open_account_names() {
                 store.release(&account, reason).await;
@@ -161,12 +175,12 @@ fn find(list: &[(String, coord::MemberInfo)], member: &str) -> Option<coord::Mem
 /// member owns it and its lease is known valid.
 impl store::Fence for Accounts {
     fn may_open(&self, account: &AccountName) -> bool {
-        self.coord.serving() && self.is_open(account)
+        self.is_open(account)
     }
 
     /// Also while the account is being handed over: what was accepted
     /// before is finished (`Accounts::release`).
     fn may_write(&self, account: &AccountName) -> bool {
-        self.coord.serving() && self.open.read().contains(account)
+        self.is_held(account)
     }
 }
