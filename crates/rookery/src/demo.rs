@@ -6,8 +6,14 @@
 //! makes a shared domain with sample accounts spread over the backends,
 //! prints where everything is (and writes it to `cluster.json`), and runs
 //! until Ctrl-C or SIGTERM, then stops everything it started.
+//!
+//! `rookery demo dynamic` and `rookery demo cluster-of-clusters`
+//! (`dynamic.rs`) do the same for dynamic clusters: a private etcd too,
+//! members sharing one storage root, frontends in front of them.
 
 mod accounts;
+mod dynamic;
+mod etcd;
 mod layout;
 mod members;
 mod render;
@@ -30,6 +36,12 @@ pub enum DemoCommand {
     /// A static cluster: a private slapd, 2 frontends, 3 backends and a
     /// shared domain with sample accounts, until Ctrl-C.
     Static(StaticOptions),
+    /// A dynamic cluster: a private slapd and etcd, 3 members sharing one
+    /// storage root, a frontend, and sample accounts, until Ctrl-C.
+    Dynamic(dynamic::DynamicOptions),
+    /// Two dynamic clusters behind 2 frontends, with a replicated pair of
+    /// directory servers (provider and consumer), until Ctrl-C.
+    ClusterOfClusters(dynamic::ClustersOptions),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -74,9 +86,12 @@ pub struct StaticOptions {
 }
 
 pub fn run(command: DemoCommand) -> anyhow::Result<()> {
-    let DemoCommand::Static(options) = command;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(run_static(options))
+    match command {
+        DemoCommand::Static(options) => runtime.block_on(run_static(options)),
+        DemoCommand::Dynamic(options) => runtime.block_on(dynamic::run_dynamic(options)),
+        DemoCommand::ClusterOfClusters(options) => runtime.block_on(dynamic::run_clusters(options)),
+    }
 }
 
 /// Where the data lives: the given directory, kept, or a temporary one.
@@ -86,6 +101,24 @@ enum Home {
 }
 
 impl Home {
+    /// `dir` when given (it must be empty or absent), else a temporary one.
+    fn new(dir: Option<&Path>) -> anyhow::Result<Home> {
+        match dir {
+            Some(dir) => {
+                let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(true);
+                if !empty {
+                    bail!(
+                        "{} is not empty: the demo starts from scratch; remove it or choose another --dir",
+                        dir.display()
+                    );
+                }
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                Ok(Home::Kept(std::path::absolute(dir)?))
+            }
+            None => Ok(Home::Temporary(tempfile::Builder::new().prefix("rookery-demo-").tempdir()?)),
+        }
+    }
+
     fn path(&self) -> &Path {
         match self {
             Home::Kept(path) => path,
@@ -99,20 +132,7 @@ async fn run_static(options: StaticOptions) -> anyhow::Result<()> {
     if options.frontends == 0 || options.backends == 0 {
         bail!("the demo needs at least one frontend and one backend");
     }
-    let home = match &options.dir {
-        Some(dir) => {
-            let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(true);
-            if !empty {
-                bail!(
-                    "{} is not empty: the demo starts from scratch; remove it or choose another --dir",
-                    dir.display()
-                );
-            }
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            Home::Kept(std::path::absolute(dir)?)
-        }
-        None => Home::Temporary(tempfile::Builder::new().prefix("rookery-demo-").tempdir()?),
-    };
+    let home = Home::new(options.dir.as_deref())?;
     let plan = Plan::new(&PlanOptions {
         dir: home.path(),
         domain: &options.domain,
@@ -125,13 +145,24 @@ async fn run_static(options: StaticOptions) -> anyhow::Result<()> {
         retry_interval: &options.retry_interval,
     })?;
     plan.check_free()?;
-    let mut cluster = Cluster { watched: Vec::new() };
+    let cluster = Cluster::default();
+    supervise(home, &cluster, start(&plan, &options, &cluster)).await
+}
+
+/// Runs `start` (which puts what it starts in `cluster`), then waits for
+/// Ctrl-C or SIGTERM, stops everything and removes a temporary home; the
+/// home of a demo that failed to start is kept for its logs.
+async fn supervise(
+    home: Home,
+    cluster: &Cluster,
+    start: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
     // Ctrl-C while starting stops the demo too (its children, in their
     // own process groups, never see the terminal's signal).
     let stop_signal = wait_for_signal();
     tokio::pin!(stop_signal);
     let started = tokio::select! {
-        started = start(&plan, &options, &mut cluster) => Some(started),
+        started = start => Some(started),
         signalled = &mut stop_signal => signalled.err().map(Err),
     };
     let outcome = match started {
@@ -159,44 +190,32 @@ async fn run_static(options: StaticOptions) -> anyhow::Result<()> {
 }
 
 /// Everything started, in start order.
+#[derive(Default)]
 struct Cluster {
-    watched: Vec<Watched>,
+    watched: std::sync::Mutex<Vec<Watched>>,
 }
 
 impl Cluster {
-    /// Frontends first, then backends, the directory last.
-    async fn stop(&mut self) {
-        while let Some(watched) = self.watched.pop() {
+    fn push(&self, watched: Watched) {
+        self.watched.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(watched);
+    }
+
+    /// In the reverse order of starting: frontends first, the directory
+    /// last.
+    async fn stop(&self) {
+        loop {
+            let last = self.watched.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+            let Some(watched) = last else { return };
             watched.stop().await;
         }
     }
-}
 
-/// Starts everything, makes the sample accounts and prints the summary.
-async fn start(plan: &Plan, options: &StaticOptions, cluster: &mut Cluster) -> anyhow::Result<()> {
-    let binary = std::env::current_exe().context("finding the rookery binary")?;
-    let ldap_password = crate::first_start::random_password();
-    crate::first_start::write_secret(&plan.ldap_password_path(), &ldap_password)?;
-    crate::first_start::write_secret(&plan.secret_path(), &crate::first_start::random_password())?;
-    let prepared = slapd::prepare(&plan.directory(), &ldap_password).await?;
-    let slapd = slapd::spawn(&prepared).await?;
-    let slapd_pid = slapd.id().unwrap_or(0);
-    cluster.watched.push(Watched::new("slapd".to_owned(), slapd, prepared.dir.join("slapd.log"))?);
-
-    for member in &plan.members {
-        std::fs::create_dir_all(member.home())?;
-        std::fs::write(member.config_path(), render::render(plan, member)?)?;
-        // Fails here, with the key named, rather than in a child.
-        crate::config::Config::load(Some(&member.config_path()))?;
-    }
-    // Backends first (they make their main domains and postmasters in
-    // the directory), then the frontends; the members of a role start at
-    // once.
-    let mut running = Vec::new();
-    for role in [MemberRole::Backend, MemberRole::Frontend] {
+    /// Starts `members` at once and waits until each is ready; those that
+    /// started are watched even when another failed.
+    async fn start_members(&self, binary: &Path, members: Vec<MemberPlan>) -> anyhow::Result<Vec<RunningMember>> {
         let mut starting = tokio::task::JoinSet::new();
-        for member in plan.members.iter().filter(|m| m.role == role && !m.spare) {
-            let (binary, member) = (binary.clone(), member.clone());
+        for member in members {
+            let binary = binary.to_owned();
             starting.spawn(async move {
                 let started = members::start_member(&binary, &member.config_path(), &member.log_path()).await;
                 (member, started)
@@ -212,14 +231,43 @@ async fn start(plan: &Plan, options: &StaticOptions, cluster: &mut Cluster) -> a
             }
         }
         started_members.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        let mut running = Vec::new();
         for (member, started) in started_members {
             let pid = started.child.id().unwrap_or(0);
-            cluster.watched.push(Watched::new(member.name.clone(), started.child, member.log_path())?);
+            self.push(Watched::new(member.name.clone(), started.child, member.log_path())?);
             running.push(RunningMember { plan: member, pid, listening: started.listening });
         }
-        if let Some(failure) = failure {
-            return Err(failure);
+        match failure {
+            Some(failure) => Err(failure),
+            None => Ok(running),
         }
+    }
+}
+
+/// Starts everything, makes the sample accounts and prints the summary.
+async fn start(plan: &Plan, options: &StaticOptions, cluster: &Cluster) -> anyhow::Result<()> {
+    let binary = std::env::current_exe().context("finding the rookery binary")?;
+    let ldap_password = crate::first_start::random_password();
+    crate::first_start::write_secret(&plan.ldap_password_path(), &ldap_password)?;
+    crate::first_start::write_secret(&plan.secret_path(), &crate::first_start::random_password())?;
+    let prepared = slapd::prepare(&plan.directory(), &ldap_password).await?;
+    let slapd = slapd::spawn(&prepared).await?;
+    let slapd_pid = slapd.id().unwrap_or(0);
+    cluster.push(Watched::new("slapd".to_owned(), slapd, prepared.dir.join("slapd.log"))?);
+
+    for member in &plan.members {
+        std::fs::create_dir_all(member.home())?;
+        std::fs::write(member.config_path(), render::render(plan, member)?)?;
+        // Fails here, with the key named, rather than in a child.
+        crate::config::Config::load(Some(&member.config_path()))?;
+    }
+    // Backends first (they make their main domains and postmasters in
+    // the directory), then the frontends; the members of a role start at
+    // once.
+    let mut running = Vec::new();
+    for role in [MemberRole::Backend, MemberRole::Frontend] {
+        let starting = plan.members.iter().filter(|m| m.role == role && !m.spare).cloned().collect();
+        running.extend(cluster.start_members(&binary, starting).await?);
     }
     let accounts = accounts::plan_accounts(plan, options.accounts);
     println!("demo: making {} sample accounts in {} and their welcome messages...", accounts.len(), plan.domain);

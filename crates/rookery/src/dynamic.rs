@@ -23,6 +23,9 @@ mod peers;
 pub mod status;
 pub mod upkeep;
 
+#[cfg(test)]
+mod tests;
+
 pub use accounts::Accounts;
 pub use locator::DynamicLocator;
 pub use lookup::{DynamicBackends, PeerBackends};

@@ -76,12 +76,26 @@ async fn healthy(addr: SocketAddr) -> bool {
 /// Debian installs etcd in /usr/bin; look on PATH and there.
 fn find_etcd() -> anyhow::Result<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/bin", "/usr/local/bin"].map(PathBuf::from))
-        .map(|dir| dir.join("etcd"))
-        .find(|candidate| candidate.is_file())
-        .context(
-            "etcd not found: the dynamic demos run a private etcd; install the Debian package etcd-server \
-             (apt-get install etcd-server)",
-        )
+    find_in(std::env::split_paths(&path).chain(["/usr/bin", "/usr/local/bin"].map(PathBuf::from)))
+}
+
+fn find_in(dirs: impl Iterator<Item = PathBuf>) -> anyhow::Result<PathBuf> {
+    dirs.map(|dir| dir.join("etcd")).find(|candidate| candidate.is_file()).context(
+        "etcd not found: the dynamic demos run a private etcd; install the Debian package etcd-server \
+         (apt-get install etcd-server)",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_etcd_names_the_debian_package() {
+        let empty = tempfile::tempdir().unwrap();
+        let err = find_in(std::iter::once(empty.path().to_owned())).unwrap_err();
+        assert!(err.to_string().contains("install the Debian package etcd-server"), "{err}");
+        std::fs::write(empty.path().join("etcd"), "").unwrap();
+        assert_eq!(find_in(std::iter::once(empty.path().to_owned())).unwrap(), empty.path().join("etcd"));
+    }
 }

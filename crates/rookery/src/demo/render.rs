@@ -98,7 +98,7 @@ pub fn render(plan: &Plan, member: &MemberPlan) -> anyhow::Result<String> {
     Ok(header + &toml::to_string(&config).context("writing the rendered config")?)
 }
 
-fn get<'a>(table: &'a Table, path: &[&str]) -> Option<&'a Value> {
+pub fn get<'a>(table: &'a Table, path: &[&str]) -> Option<&'a Value> {
     let (last, parents) = path.split_last()?;
     let mut table = table;
     for key in parents {
@@ -110,7 +110,7 @@ fn get<'a>(table: &'a Table, path: &[&str]) -> Option<&'a Value> {
 /// Replaces a key the example has. Setting a key the example lacks is a
 /// bug here (the demo would no longer use the example's keys), so it is
 /// an error rather than an insertion.
-fn set(table: &mut Table, path: &[&str], value: Value) -> anyhow::Result<()> {
+pub fn set(table: &mut Table, path: &[&str], value: Value) -> anyhow::Result<()> {
     let Some((last, parents)) = path.split_last() else { bail!("empty key path") };
     let mut table = table;
     for key in parents {

@@ -39,7 +39,9 @@ pub enum Replication {
     /// Serves its changes to consumers (the syncprov overlay).
     Provider,
     /// Copies this provider (`ldap://addr/`) and refers writes to it.
-    Consumer { provider_url: String },
+    Consumer {
+        provider_url: String,
+    },
 }
 
 /// What `spawn` needs: the config written and the database loaded.
@@ -158,7 +160,9 @@ index oldHostServer eq
 fn replication_config(spec: &Spec, password: &str) -> String {
     match &spec.replication {
         Replication::None => String::new(),
-        Replication::Provider => "index entryCSN eq\nindex entryUUID eq\noverlay syncprov\nsyncprov-checkpoint 100 1\n".to_owned(),
+        Replication::Provider => {
+            "index entryCSN eq\nindex entryUUID eq\noverlay syncprov\nsyncprov-checkpoint 100 1\n".to_owned()
+        }
         // Replicates as the provider's rootdn (the same password here),
         // at once and then as changes happen, retrying every second while
         // the provider is away.

@@ -2,6 +2,8 @@
 //! the config loader (unknown keys are errors), and the demo's renderings
 //! of them load and validate, so neither can rot.
 
+use super::dynamic::plan::{DynPlan, DynPlanOptions};
+use super::dynamic::render as dynamic_render;
 use super::layout::{MemberRole, Plan, PlanOptions, Service};
 use super::render;
 use crate::config::{Config, Role};
@@ -36,7 +38,7 @@ fn plan(dir: &Path) -> Plan {
 fn keys(table: &toml::Table, prefix: &str, out: &mut BTreeSet<String>) {
     for (key, value) in table {
         let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
-        if matches!(prefix, "cluster.members" | "cluster.services") {
+        if matches!(prefix, "cluster.members" | "cluster.services" | "cluster.dynamic_clusters") {
             out.insert(format!("{prefix}.*"));
             continue;
         }
@@ -64,7 +66,8 @@ fn every_example_loads_with_the_real_config_loader() {
         let expected = match name.as_str() {
             "frontend" => Role::Frontend,
             "backend" => Role::Backend,
-            "symmetric" => Role::Symmetric,
+            "symmetric" | "dynamic" => Role::Symmetric,
+            "dynamic-frontend" => Role::Frontend,
             other => panic!("examples/{other}.toml: no test knows this role"),
         };
         assert_eq!(config.cluster.role, expected, "{}", path.display());
@@ -79,7 +82,8 @@ fn every_example_loads_with_the_real_config_loader() {
         Config::load(Some(&copy)).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
         seen.insert(name);
     }
-    assert_eq!(seen, BTreeSet::from(["backend".into(), "frontend".into(), "symmetric".into()]));
+    let all = ["backend", "frontend", "symmetric", "dynamic", "dynamic-frontend"];
+    assert_eq!(seen, all.into_iter().map(str::to_owned).collect());
 }
 
 #[test]
@@ -194,4 +198,113 @@ fn an_unlisted_backend_is_named_in_no_other_config_and_admitted_by_network() {
             assert!(!config.cluster.services.contains_key(&newcomer.name), "{} names it", member.name);
         }
     }
+}
+
+fn dynamic_plan(dir: &Path, clusters: usize, frontends: usize, replicated: bool) -> DynPlan {
+    let plan = DynPlan::new(&DynPlanOptions {
+        dir,
+        domain: "example.test",
+        first_address: Ipv4Addr::new(127, 0, 0, 2),
+        base_port: 11000,
+        clusters,
+        members_per_cluster: 3,
+        frontends,
+        replicated,
+        retry_interval: "3s",
+        lease_ttl: "5s",
+    })
+    .unwrap();
+    std::fs::write(plan.secret_path(), "a demo cluster secret of enough bytes\n").unwrap();
+    std::fs::write(plan.ldap_password_path(), "ldap\n").unwrap();
+    plan
+}
+
+/// Loads a rendering with the real loader and checks it has exactly the
+/// keys of its example.
+fn load_rendered(dir: &Path, name: &str, rendered: &str, example: &str) -> Config {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, rendered).unwrap();
+    let config = Config::load(Some(&path)).unwrap_or_else(|e| panic!("{name}: {e:#}\n{rendered}"));
+    let (mut want, mut got) = (BTreeSet::new(), BTreeSet::new());
+    keys(&toml::from_str(example).unwrap(), "", &mut want);
+    keys(&toml::from_str(rendered).unwrap(), "", &mut got);
+    assert_eq!(got, want, "{name}: the rendered config has other keys than its example");
+    config
+}
+
+#[test]
+fn the_cluster_of_clusters_renders_the_dynamic_examples_with_the_same_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dynamic_plan(dir.path(), 2, 2, true);
+    let (provider, consumer) = (plan.directories[0].url(), plan.directories[1].url());
+    assert_eq!(provider, "ldap://127.0.0.2:11389/");
+    assert_eq!(consumer, "ldap://127.0.0.3:11389/");
+    let frontend_ips: Vec<std::net::IpAddr> = plan.frontends.iter().map(|f| f.ip.into()).collect();
+    for cluster in &plan.clusters {
+        for member in &cluster.members {
+            let rendered = dynamic_render::member(&plan, cluster, member).unwrap();
+            let config = load_rendered(dir.path(), &member.name, &rendered, dynamic_render::MEMBER_EXAMPLE);
+            assert_eq!(config.cluster.role, Role::Symmetric);
+            assert_eq!(config.server_name(), member.name);
+            let dynamic = config.cluster.dynamic.as_ref().unwrap();
+            assert_eq!(dynamic.name, cluster.name);
+            assert_eq!(dynamic.storage, cluster.storage);
+            assert_eq!(dynamic.etcd, vec!["127.0.0.2:11379".to_owned()]);
+            // Writes go to the provider, reads fail over to the consumer.
+            assert_eq!(config.directory.url, provider);
+            assert_eq!(config.directory.replicas, vec![consumer.clone()]);
+            assert!(!config.outbound.enabled, "the demo never sends mail to the Internet");
+            // Its cluster's other members and the frontends, nobody else.
+            let link = config.cluster.link.as_ref().unwrap();
+            let admits = |ip: std::net::IpAddr| link.allow.iter().any(|peers| peers.contains(ip));
+            for other in plan.cluster_members() {
+                let same_cluster = cluster.members.iter().any(|m| m.name == other.name);
+                assert_eq!(admits(other.ip.into()), same_cluster && other.name != member.name, "{}", other.name);
+            }
+            assert!(frontend_ips.iter().all(|ip| admits(*ip)));
+        }
+    }
+    for (index, frontend) in plan.frontends.iter().enumerate() {
+        let rendered = dynamic_render::frontend(&plan, index, frontend).unwrap();
+        let config = load_rendered(dir.path(), &frontend.name, &rendered, dynamic_render::FRONTEND_EXAMPLE);
+        assert_eq!(config.cluster.role, Role::Frontend);
+        assert!(config.lmtp.listen.is_empty());
+        let names: Vec<&String> = config.cluster.dynamic_clusters.keys().collect();
+        assert_eq!(names, plan.clusters.iter().map(|c| &c.name).collect::<Vec<_>>());
+        // The first frontend reads the consumer first, the second the
+        // provider; each has the other as its replica.
+        let (url, replica) = if index == 0 { (&consumer, &provider) } else { (&provider, &consumer) };
+        assert_eq!(&config.directory.url, url);
+        assert_eq!(&config.directory.replicas, &vec![replica.clone()]);
+        let link = config.cluster.link.as_ref().unwrap();
+        assert!(plan.cluster_members().all(|m| link.allow.iter().any(|p| p.contains(m.ip.into()))));
+    }
+}
+
+#[test]
+fn the_dynamic_demo_has_one_directory_and_names_members_after_their_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dynamic_plan(dir.path(), 1, 1, false);
+    assert_eq!(plan.directories.len(), 1);
+    assert_eq!(plan.frontend_directory(0), (plan.directories[0].url(), Vec::new()));
+    assert_eq!(plan.member_directory(), (plan.directories[0].url(), Vec::new()));
+    let names: Vec<(&str, String)> =
+        plan.frontends.iter().chain(plan.cluster_members()).map(|m| (m.name.as_str(), m.ip.to_string())).collect();
+    assert_eq!(names[0], ("fe1.example.test", "127.0.0.2".to_owned()));
+    assert_eq!(names[3], ("m3.dc1.example.test", "127.0.0.5".to_owned()));
+    let err = DynPlan::new(&DynPlanOptions {
+        dir: dir.path(),
+        domain: "example.test",
+        first_address: Ipv4Addr::new(10, 0, 0, 1),
+        base_port: 11000,
+        clusters: 1,
+        members_per_cluster: 3,
+        frontends: 1,
+        replicated: false,
+        retry_interval: "3s",
+        lease_ttl: "5s",
+    })
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("not a loopback"), "{err}");
 }
