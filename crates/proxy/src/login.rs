@@ -83,6 +83,16 @@ impl<L: BackendLookup> Frontend<L> {
             };
             let verdict = match self.replay_at(addr, from, login, &replay).await {
                 Ok(verdict) => verdict,
+                Err(
+                    e @ (BackendError::Connect { .. } | BackendError::Closed { .. } | BackendError::Timeout { .. }),
+                ) if attempt == 0 => {
+                    tracing::info!(target: "proxy", error = %e, "backend unreachable; asking the lookup again");
+                    if self.lookup.unreachable(&login.account, addr).await {
+                        continue;
+                    }
+                    tracing::warn!(target: "proxy", error = %e, "backend unavailable");
+                    return Outcome::Unavailable;
+                }
                 Err(e) => {
                     // An operator should know a backend is down, but one
                     // line per login would flood: warn, not error.

@@ -48,6 +48,16 @@ pub trait BackendLookup: Send + Sync + 'static {
     /// The backend answered "not hosted here": forget what is cached for
     /// the account, the directory has moved it (CM-10).
     fn invalidate(&self, _account: &AccountName) {}
+
+    /// `backend` (what [`BackendLookup::backend`] answered) could not be
+    /// reached. A lookup that can tell when another backend takes the
+    /// account over (a dynamic cluster: once the dead owner's lease has
+    /// expired) may wait for that and answer true to be asked again, so
+    /// the login succeeds late rather than failing; by default the client
+    /// gets a temporary failure at once.
+    async fn unreachable(&self, _account: &AccountName, _backend: Backend) -> bool {
+        false
+    }
 }
 
 /// A fixed account -> backend table (tests, tiny sites).

@@ -20,17 +20,27 @@ pub(crate) struct CountingLookup {
     pub(crate) backend: Option<SocketAddr>,
     pub(crate) calls: AtomicUsize,
     pub(crate) invalidations: AtomicUsize,
+    /// Where the accounts are once `backend` was reported unreachable (a
+    /// dynamic cluster's failover); `None`: nowhere else.
+    pub(crate) failover: Option<SocketAddr>,
+    pub(crate) failed_over: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait]
 impl BackendLookup for Arc<CountingLookup> {
     async fn backend(&self, _account: &AccountName, _protocol: Protocol) -> Result<Option<Backend>, LookupError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        Ok(self.backend.map(Backend::There))
+        let addr = if self.failed_over.load(Ordering::SeqCst) { self.failover } else { self.backend };
+        Ok(addr.map(Backend::There))
     }
 
     fn invalidate(&self, _account: &AccountName) {
         self.invalidations.fetch_add(1, Ordering::SeqCst);
+    }
+
+    async fn unreachable(&self, _account: &AccountName, _backend: Backend) -> bool {
+        self.failed_over.store(self.failover.is_some(), Ordering::SeqCst);
+        self.failover.is_some()
     }
 }
 

@@ -94,6 +94,10 @@ fn frontends_route_to_the_dynamic_clusters_and_survive_a_directory_server_and_a_
     let holder = owner(&dc1_members[1], &a1[0]).trim().to_owned();
     let index = dc1.iter().position(|m| m.name == holder).expect("a dc1 member holds it");
     dc1_members[index].kill();
+    // A login through a frontend right after the kill waits for the
+    // failover rather than failing.
+    let subjects = dynamic::subjects(&frontends[1], &a1[0]).expect("the login waits out the failover");
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
     send(&frontends[0], &a1[0], "after-kill");
     let subjects = read(&frontends[1], &a1[0], 3);
     assert_eq!(subjects.len(), 3, "{subjects:?}");

@@ -173,6 +173,23 @@ async fn authenticate_login_prompts_for_both_and_a_refusal_is_relayed() {
 }
 
 #[tokio::test]
+async fn a_login_to_a_dead_backend_waits_for_the_lookup_to_name_the_next_one() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (next, seen) = scripted_backend("* OK ready\r\n", vec!["a OK logged in\r\n"]).await;
+    let lookup = std::sync::Arc::new(crate::test_support::CountingLookup {
+        backend: Some(dead),
+        failover: Some(next),
+        ..Default::default()
+    });
+    let mut c = start(Protocol::Imap, config(), lookup.clone());
+    c.line().await;
+    assert_eq!(c.lines("a LOGIN alice pw\r\n", 1).await, ["a OK logged in\r\n"]);
+    assert_eq!(calls(&lookup), 2);
+    drop(c);
+    assert_eq!(seen.await.unwrap().lines, [format!("a AUTHENTICATE PLAIN {}\r\n", plain("alice@main.example", "pw"))]);
+}
+
+#[tokio::test]
 async fn a_backend_that_is_down_gets_a_temporary_answer() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let mut c = start(Protocol::Imap, config(), lookup_to(Some(closed)));

@@ -54,6 +54,21 @@ impl<H: HostDirectory> BackendLookup for DynamicBackends<H> {
     fn invalidate(&self, account: &AccountName) {
         self.hosts.invalidate(account);
     }
+
+    /// The owner did not answer: it may have died. Its lease ends within
+    /// the TTL, and with it its hold on the account; wait for that, and
+    /// the login goes on to the member that opens it next (here, most
+    /// likely) instead of failing.
+    async fn unreachable(&self, account: &AccountName, backend: Backend) -> bool {
+        match self.hosts.host_server(account).await {
+            Ok(Some(host)) if host != self.cluster => return self.others.unreachable(account, backend).await,
+            Err(_) => return false,
+            Ok(_) => {}
+        }
+        let coord = self.accounts.coord();
+        let patience = coord.config().lease_ttl + std::time::Duration::from_secs(1);
+        matches!(coord.wait_released(&account.to_string(), patience).await, Ok(true))
+    }
 }
 
 fn service(info: &coord::MemberInfo, protocol: Protocol) -> Option<std::net::SocketAddr> {
@@ -100,4 +115,20 @@ impl<H: HostDirectory> BackendLookup for PeerBackends<H> {
     fn invalidate(&self, account: &AccountName) {
         self.inner.invalidate(account);
     }
+
+    /// A dynamic cluster's member did not answer: wait (a while) until its
+    /// registration ends with its lease, then ask again, which finds the
+    /// account's new owner or another live member.
+    async fn unreachable(&self, account: &AccountName, backend: Backend) -> bool {
+        let (Some(peers), Backend::There(addr)) = (&self.peers, backend) else { return false };
+        match self.inner.hosts().host_server(account).await {
+            Ok(Some(cluster)) if peers.is_cluster(&cluster) => peers.wait_gone(&cluster, addr, PEER_PATIENCE).await,
+            _ => false,
+        }
+    }
 }
+
+/// How long a frontend's login waits for a dead member of a dynamic
+/// cluster behind it to lose its registration (its lease TTL; the
+/// frontend does not know it, so a bound above the usual settings).
+const PEER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);

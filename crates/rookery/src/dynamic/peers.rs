@@ -80,6 +80,26 @@ impl PeerClusters {
         Ok(members[index].clone())
     }
 
+    /// Waits until the member of `cluster` serving at `addr` is no longer
+    /// registered (its lease expired: its accounts are free to open on
+    /// another), reading the registry a few times a second; false when it
+    /// still is after `timeout`.
+    pub async fn wait_gone(&self, cluster: &DomainName, addr: std::net::SocketAddr, timeout: Duration) -> bool {
+        let Some(peer) = self.clusters.get(cluster) else { return false };
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(members) = peer.registry(true).await
+                && !members.iter().any(|(_, info)| [info.imap, info.pop3, info.submission].contains(&Some(addr)))
+            {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// A member of any of the clusters, by its name (for its link address).
     pub async fn member_info(&self, member: &str) -> Option<MemberInfo> {
         for peer in self.clusters.values() {
