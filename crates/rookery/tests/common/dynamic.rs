@@ -177,7 +177,12 @@ pub fn password(account: &str) -> String {
 /// Sends one message to `recipient` through `member`'s SMTP; `Err` with
 /// the reply when it is not accepted.
 pub fn try_send(member: &TestServer, recipient: &str, subject: &str) -> Result<(), String> {
-    let mut c = SmtpClient::connect(member.ports.smtp()).map_err(|e| e.to_string())?;
+    try_send_to(member.ports.smtp(), recipient, subject)
+}
+
+/// [`try_send`] to the SMTP listener at `smtp`.
+pub fn try_send_to(smtp: std::net::SocketAddr, recipient: &str, subject: &str) -> Result<(), String> {
+    let mut c = SmtpClient::connect(smtp).map_err(|e| e.to_string())?;
     c.reply().map_err(|e| e.to_string())?;
     c.command("EHLO client.example").map_err(|e| e.to_string())?;
     for command in ["MAIL FROM:<sender@remote.example>".to_owned(), format!("RCPT TO:<{recipient}>")] {
