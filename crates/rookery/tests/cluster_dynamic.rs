@@ -171,6 +171,15 @@ fn concurrent_delivery_through_every_member_on_a_three_node_etcd() {
     for member in &members {
         assert_eq!(common::cluster::messages(member, account), sent.len());
     }
+    // LMTP to every member: the owner stores, the others queue for it.
+    let mut sent = sent;
+    for (m, member) in members.iter().enumerate() {
+        let subject = format!("lmtp-{m}");
+        let reply = lmtp(member, account, &subject);
+        assert!(reply.starts_with("250"), "{reply}");
+        sent.push(subject);
+    }
+    assert_exactly_once(&read(&members[2], account, sent.len()), &sent, account);
 
     // One etcd node of three gone: the quorum lives, so does the cluster.
     etcd.kill(0);
@@ -188,6 +197,18 @@ fn concurrent_delivery_through_every_member_on_a_three_node_etcd() {
     }
     let controller = status.lines().find_map(|l| l.strip_prefix("controller: ")).unwrap().trim().to_owned();
     assert!(all.iter().any(|m| m.name == controller), "{status}");
+}
+
+/// One message over LMTP to `member`; the reply to the end of data.
+fn lmtp(member: &testkit::TestServer, recipient: &str, subject: &str) -> String {
+    let mut c = testkit::SmtpClient::connect(member.ports.lmtp()).unwrap();
+    c.reply().unwrap();
+    assert!(c.command("LHLO client.example").unwrap().starts_with("250"));
+    assert!(c.command("MAIL FROM:<sender@remote.example>").unwrap().starts_with("250"));
+    assert!(c.command(&format!("RCPT TO:<{recipient}>")).unwrap().starts_with("250"));
+    assert!(c.command("DATA").unwrap().starts_with("354"));
+    c.send(format!("Subject: {subject}\r\n\r\nhello\r\n.\r\n").as_bytes()).unwrap();
+    c.reply().unwrap()
 }
 
 /// Self-fencing: a member paused (SIGSTOP) past its lease loses the

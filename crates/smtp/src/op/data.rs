@@ -138,6 +138,35 @@ impl SmtpSession {
         }
     }
 
+    /// One LMTP recipient whose account is served by another member,
+    /// queued here for it (the queue's transport sends it on).
+    async fn queue_for_member(
+        &self,
+        transaction: &Transaction,
+        recipient: &crate::session::TransactionRecipient,
+        body: &Bytes,
+        server: &str,
+        id: &str,
+    ) -> Reply {
+        let envelope = Envelope {
+            mail_from: transaction.mail_from.clone(),
+            recipients: vec![recipient.address.clone()],
+            received_at: OffsetDateTime::now_utc().unix_timestamp(),
+            authenticated_as: self.account.as_ref().map(ToString::to_string),
+            smtputf8: transaction.smtputf8,
+        };
+        match self.services.queue.enqueue(envelope, body.clone()).await {
+            Ok(queue_id) => {
+                tracing::debug!(target: "smtp::lmtp", %id, %queue_id, server, "queued for the member serving it");
+                Reply::new(250, "2.0.0", format!("queued as {queue_id} for {server}"))
+            }
+            Err(error) => {
+                tracing::error!(target: "smtp::lmtp", %id, %error, "enqueue failed");
+                Reply::new(451, "4.3.0", "temporary failure, try again later")
+            }
+        }
+    }
+
     async fn deliver_lmtp(&mut self, transaction: Transaction, body: &Bytes, id: &str, out: &mut Vec<u8>) {
         let delivery = &self.services.delivery;
         let mut replies = Vec::with_capacity(transaction.recipients.len());
@@ -153,7 +182,12 @@ impl SmtpSession {
                 Err(DeliveryError::QuotaExceeded { .. }) => Reply::new(552, "5.2.2", "mailbox full"),
                 Err(DeliveryError::UnknownAccount(_)) => Reply::new(550, "5.1.1", "unknown user"),
                 Err(DeliveryError::BadAddress(_)) => Reply::new(550, "5.1.3", "invalid recipient address"),
-                Err(error @ (DeliveryError::Temporary(_) | DeliveryError::HostedElsewhere(..))) => {
+                // Another cluster member has the account (open): the queue
+                // hands it over, durably, and retries until it can.
+                Err(DeliveryError::HostedElsewhere(_, server)) => {
+                    self.queue_for_member(&transaction, recipient, body, &server, id).await
+                }
+                Err(error @ DeliveryError::Temporary(_)) => {
                     tracing::warn!(target: "smtp::lmtp", %id, %account, %error, "delivery failed");
                     Reply::new(451, "4.3.0", "temporary failure, try again later")
                 }
