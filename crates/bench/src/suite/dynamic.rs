@@ -102,29 +102,36 @@ fn report(settings: &Settings, failovers: &[Failover], mix: &MixResult) -> Strin
     let _ = writeln!(
         out,
         "IMAP mix, {} s per run, one account per client ({} messages of {} B each), median of {} repetition(s); \
-         single = one rookery server; cluster = three dynamic members, clients spread over their IMAP listeners\n",
+         single = one rookery server (local directory); cluster = three dynamic members (LDAP directory, etcd), \
+         either each client at the member that has its account open, or spread so that most sessions are proxied \
+         once to the owner; CPU = user + system time of the server processes (the three members together)\n",
         settings.mix.seconds, settings.mix.messages, settings.mix.message_size, settings.mix.repetitions
     );
     out.push_str(
-        "| clients | single cmd/s | cluster cmd/s | cluster / single | sessions proxied |\n\
-         | ---: | ---: | ---: | ---: | ---: |\n",
+        "| clients | single cmd/s | cluster, each client at its owner | cluster, spread | spread / single \
+         | at owners / single | sessions proxied (spread) | CPU us/cmd single | CPU us/cmd cluster at owners \
+         | CPU us/cmd cluster spread | etcd CPU us/cmd at owners / spread |\n\
+         | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
-    let shown = |v: Option<f64>| match v {
-        None => "-".to_owned(),
-        Some(v) if v < 100.0 => format!("{v:.2}"),
-        Some(v) => format!("{v:.0}"),
-    };
     for &clients in &settings.mix.levels {
         let single = mix.median(clients, |p| p.single);
+        let owner = mix.median(clients, |p| p.owner);
         let cluster = mix.median(clients, |p| p.cluster);
-        let ratio = single.zip(cluster).map(|(s, c)| c / s);
+        let ratio = |over: Option<f64>| single.zip(over).map(|(s, o)| o / s);
         let _ = writeln!(
             out,
-            "| {clients} | {} | {} | {} | {:.0} % |",
+            "| {clients} | {} | {} | {} | {} | {} | {:.0} % | {} | {} | {} | {} / {} |",
             shown(single),
+            shown(owner),
             shown(cluster),
-            shown(ratio),
-            mix.proxied.get(&clients).copied().unwrap_or_default() * 100.0
+            shown(ratio(cluster)),
+            shown(ratio(owner)),
+            mix.proxied.get(&clients).copied().unwrap_or_default() * 100.0,
+            shown(mix.median(clients, |p| p.single_us)),
+            shown(mix.median(clients, |p| p.owner_us)),
+            shown(mix.median(clients, |p| p.cluster_us)),
+            shown(mix.median(clients, |p| p.owner_etcd_us)),
+            shown(mix.median(clients, |p| p.cluster_etcd_us)),
         );
     }
     let members = 3.0;
@@ -165,4 +172,13 @@ fn report(settings: &Settings, failovers: &[Failover], mix: &MixResult) -> Strin
         );
     }
     out
+}
+
+/// A figure: two decimals below 100, whole above.
+fn shown(value: Option<f64>) -> String {
+    match value {
+        None => "-".to_owned(),
+        Some(v) if v < 100.0 => format!("{v:.2}"),
+        Some(v) => format!("{v:.0}"),
+    }
 }

@@ -95,7 +95,16 @@ impl Accounts {
             return Ok(Owner::Me);
         }
         let epoch = self.epochs.borrow().number;
-        match self.coord.acquire(&account.to_string()).await? {
+        let name = account.to_string();
+        // A read first: most of the time another member has it open, and a
+        // read costs etcd no write (an acquire is a transaction, a Raft
+        // write with its fsync, even when it only finds the owner).
+        if let Some(owner) = self.coord.owner(&name).await?
+            && !owner.eq_ignore_ascii_case(self.coord.member())
+        {
+            return Ok(Owner::Other(owner));
+        }
+        match self.coord.acquire(&name).await? {
             Owner::Me => {
                 // A lease lost while acquiring: the key went with it, and
                 // the upkeep has already emptied the table for that lease.

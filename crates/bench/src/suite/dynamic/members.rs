@@ -49,8 +49,8 @@ pub struct Member {
 pub struct DynCluster {
     // Dropped in this order: the members before etcd and the directory.
     pub members: Vec<Member>,
-    pub etcd: Etcd,
-    pub slapd: Slapd,
+    etcd: Etcd,
+    _slapd: Slapd,
     _storage: tempfile::TempDir,
 }
 
@@ -81,7 +81,7 @@ impl DynCluster {
         }
         let first = members.first().context("a cluster needs a member")?;
         first.server.admin(&["domain", "add", DOMAIN, "--shared"])?;
-        Ok(DynCluster { members, etcd, slapd, _storage: storage })
+        Ok(DynCluster { members, etcd, _slapd: slapd, _storage: storage })
     }
 
     /// SIGKILL of member `index`.
@@ -109,6 +109,11 @@ impl DynCluster {
 
     pub fn links(&self) -> Vec<SocketAddr> {
         self.members.iter().map(|member| member.link).collect()
+    }
+
+    /// The etcd process (one node), whose CPU the mix counts too.
+    pub fn etcd_pid(&self) -> Option<u32> {
+        self.etcd.pid(0)
     }
 
     pub fn admin(&self, index: usize) -> &Admin {

@@ -10,6 +10,7 @@
 use super::client;
 use super::members::{DOMAIN, DynCluster, Options};
 use super::sockets::{Sampler, Seen, Watch};
+use crate::cpu;
 use crate::load::imap::Mix;
 use crate::load::message::Message;
 use crate::load::smtp::{BENCH_SENDER, Delivery, Dialect};
@@ -38,11 +39,21 @@ pub struct MixSettings {
     pub message_size: usize,
 }
 
-/// One repetition at one client count.
+/// One repetition at one client count: commands/s of the single server,
+/// of the cluster with every client at its account's owner (no hop), and
+/// of the cluster with clients spread (most proxied once); CPU time per
+/// command of the single server, of the three members together, and of
+/// etcd in the cluster's runs.
 #[derive(Debug, Clone, Default)]
 pub struct Point {
     pub single: f64,
+    pub owner: f64,
     pub cluster: f64,
+    pub single_us: f64,
+    pub owner_us: f64,
+    pub cluster_us: f64,
+    pub owner_etcd_us: f64,
+    pub cluster_etcd_us: f64,
     pub seen: Seen,
 }
 
@@ -118,7 +129,10 @@ pub async fn run(binary: &Path, settings: &MixSettings) -> anyhow::Result<MixRes
 
     // Warm-up: one session per account on both.
     base.mix(single.imap(), None, single_accounts.clone(), Duration::ZERO).run().await.context("single warm-up")?;
-    cluster_mix(&base, &imap, &accounts, &owners, n, Duration::ZERO).await.context("cluster warm-up")?;
+    cluster_mix(&base, &imap, &accounts, &entries(&owners), Duration::ZERO).await.context("cluster warm-up")?;
+    let single_pid = single.pid()?;
+    let member_pids: Vec<u32> = cluster.members.iter().filter_map(|member| member.server.pid()).collect();
+    let etcd_pid: Vec<u32> = cluster.etcd_pid().into_iter().collect();
 
     let mut points: BTreeMap<usize, Vec<Point>> = BTreeMap::new();
     let mut proxied = BTreeMap::new();
@@ -127,17 +141,47 @@ pub async fn run(binary: &Path, settings: &MixSettings) -> anyhow::Result<MixRes
         let share = entries.iter().zip(&owners).filter(|(entry, owner)| entry != owner).count();
         proxied.insert(clients, share as f64 / clients as f64);
         for repetition in 1..=settings.repetitions {
-            let result = base.mix(single.imap(), None, single_accounts.clone(), duration).run().await?;
-            let single_rate = result.operations() as f64 / result.elapsed.as_secs_f64();
+            let before = cpu::ticks(&[single_pid]);
+            let result = base.mix(single.imap(), None, single_accounts[..clients].into(), duration).run().await?;
+            let single_run = Rate { operations: result.operations(), elapsed: result.elapsed };
+            let single_us = single_run.us_per_command(before, cpu::ticks(&[single_pid]));
+
+            let (before, etcd_before) = (cpu::ticks(&member_pids), cpu::ticks(&etcd_pid));
+            let owner_run = cluster_mix(&base, &imap, &accounts, &owners[..clients], duration).await?;
+            let owner_us = owner_run.us_per_command(before, cpu::ticks(&member_pids));
+            let owner_etcd_us = owner_run.us_per_command(etcd_before, cpu::ticks(&etcd_pid));
+
+            let (before, etcd_before) = (cpu::ticks(&member_pids), cpu::ticks(&etcd_pid));
             let sampler = Sampler::start(watch.clone());
-            let cluster_rate = cluster_mix(&base, &imap, &accounts, &owners, clients, duration).await;
+            let spread_run = cluster_mix(&base, &imap, &accounts, &entries, duration).await;
             let seen = sampler.finish()?;
-            let cluster_rate = cluster_rate?;
+            let spread_run = spread_run?;
+            let cluster_us = spread_run.us_per_command(before, cpu::ticks(&member_pids));
+            let cluster_etcd_us = spread_run.us_per_command(etcd_before, cpu::ticks(&etcd_pid));
+            let point = Point {
+                single: single_run.per_second(),
+                owner: owner_run.per_second(),
+                cluster: spread_run.per_second(),
+                single_us,
+                owner_us,
+                cluster_us,
+                owner_etcd_us,
+                cluster_etcd_us,
+                seen,
+            };
             eprintln!(
-                "  mix c={clients} rep {repetition}/{}: single {single_rate:.0} commands/s, cluster \
-                 {cluster_rate:.0} commands/s; connections max/median: client sessions {}/{}, member -> member \
-                 IMAP {}/{}, link {}/{}",
+                "  mix c={clients} rep {repetition}/{}: commands/s single {:.0}, cluster at the owners {:.0}, \
+                 cluster spread {:.0}; CPU us/command {:.0}, {:.0}, {:.0}, etcd {:.0}, {:.0}; connections max/median: client \
+                 sessions {}/{}, member -> member IMAP {}/{}, link {}/{}",
                 settings.repetitions,
+                point.single,
+                point.owner,
+                point.cluster,
+                point.single_us,
+                point.owner_us,
+                point.cluster_us,
+                point.owner_etcd_us,
+                point.cluster_etcd_us,
                 seen.clients.max,
                 seen.clients.median,
                 seen.hops.max,
@@ -145,7 +189,7 @@ pub async fn run(binary: &Path, settings: &MixSettings) -> anyhow::Result<MixRes
                 seen.links.max,
                 seen.links.median
             );
-            points.entry(clients).or_default().push(Point { single: single_rate, cluster: cluster_rate, seen });
+            points.entry(clients).or_default().push(point);
         }
     }
     let mut open = 0;
@@ -188,17 +232,16 @@ fn entries(owners: &[usize]) -> Vec<usize> {
     owners.iter().enumerate().map(|(k, owner)| (owner + (k / MEMBERS + 1) % MEMBERS) % MEMBERS).collect()
 }
 
-/// The mix with `clients` clients spread over the members as [`entries`]
-/// says, one mix per member run at once; commands per second overall.
+/// The mix with client k at member `entries[k]`, one mix per member run
+/// at once.
 async fn cluster_mix(
     base: &Base,
     imap: &[SocketAddr],
     accounts: &[String],
-    owners: &[usize],
-    clients: usize,
+    entries: &[usize],
     duration: Duration,
-) -> anyhow::Result<f64> {
-    let entries = entries(&owners[..clients]);
+) -> anyhow::Result<Rate> {
+    let clients = entries.len();
     let mut runs = Vec::new();
     for (member, &addr) in imap.iter().enumerate() {
         let mine: Arc<[String]> = (0..clients).filter(|&k| entries[k] == member).map(|k| accounts[k].clone()).collect();
@@ -215,7 +258,27 @@ async fn cluster_mix(
         elapsed = elapsed.max(result.elapsed);
     }
     ensure!(elapsed > Duration::ZERO, "no cluster run took any time");
-    Ok(operations as f64 / elapsed.as_secs_f64())
+    Ok(Rate { operations, elapsed })
+}
+
+/// What one timed run did.
+struct Rate {
+    operations: u64,
+    elapsed: Duration,
+}
+
+impl Rate {
+    fn per_second(&self) -> f64 {
+        self.operations as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// CPU microseconds per command, from the ticks before and after.
+    fn us_per_command(&self, before: u64, after: u64) -> f64 {
+        if self.operations == 0 {
+            return 0.0;
+        }
+        after.saturating_sub(before) as f64 / cpu::TICKS_PER_SECOND * 1e6 / self.operations as f64
+    }
 }
 
 /// Runs every future to its end at once (the mixes of the members).
