@@ -66,7 +66,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn of(samples: &[usize]) -> Counts {
+    pub(crate) fn of(samples: &[usize]) -> Counts {
         let as_f64: Vec<f64> = samples.iter().map(|&n| n as f64).collect();
         Counts {
             max: samples.iter().copied().max().unwrap_or(0),
@@ -78,17 +78,34 @@ impl Counts {
 
 /// The peer address of every established TCP connection on the machine.
 fn established() -> anyhow::Result<Vec<SocketAddr>> {
+    Ok(established_pairs()?.into_iter().map(|(_, peer)| peer).collect())
+}
+
+/// `(local, peer)` of every established TCP connection on the machine.
+pub(crate) fn established_pairs() -> anyhow::Result<Vec<(SocketAddr, SocketAddr)>> {
     let output = Command::new("ss").args(["-Htn", "state", "established"]).output().context("running ss")?;
     if !output.status.success() {
         bail!("ss failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim());
     }
-    Ok(peers(&String::from_utf8_lossy(&output.stdout)))
+    Ok(pairs(&String::from_utf8_lossy(&output.stdout)))
 }
 
 /// The peer column of `ss -Htn state established` (Recv-Q, Send-Q,
 /// local, peer); lines it cannot read are skipped.
+#[cfg(test)]
 fn peers(text: &str) -> Vec<SocketAddr> {
-    text.lines().filter_map(|line| line.split_whitespace().nth(3)?.parse().ok()).collect()
+    pairs(text).into_iter().map(|(_, peer)| peer).collect()
+}
+
+/// The local and peer columns of `ss -Htn state established` (Recv-Q,
+/// Send-Q, local, peer); lines it cannot read are skipped.
+pub(crate) fn pairs(text: &str) -> Vec<(SocketAddr, SocketAddr)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace().skip(2);
+            Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
+        })
+        .collect()
 }
 
 #[cfg(test)]

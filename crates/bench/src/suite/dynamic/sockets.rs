@@ -7,11 +7,8 @@
 //! a member's proxy hop to the owner's IMAP listener (from a member's
 //! address), which go to the same listeners.
 
-use crate::connections::Counts;
-use crate::report::median;
-use anyhow::{Context, bail};
+use crate::connections::{Counts, established_pairs};
 use std::net::{IpAddr, SocketAddr};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -80,7 +77,7 @@ impl Sampler {
             let mut samples = Vec::new();
             while !stopped.load(Ordering::Relaxed) {
                 let next = Instant::now() + INTERVAL;
-                samples.push(watch.sample(&established()?));
+                samples.push(watch.sample(&established_pairs()?));
                 std::thread::sleep(next.saturating_duration_since(Instant::now()));
             }
             Ok(samples)
@@ -91,44 +88,15 @@ impl Sampler {
     pub fn finish(self) -> anyhow::Result<Seen> {
         self.stop.store(true, Ordering::Relaxed);
         let samples = self.thread.join().map_err(|_| anyhow::anyhow!("the connection sampler panicked"))??;
-        let of = |pick: fn(&Sample) -> usize| counts(&samples.iter().map(pick).collect::<Vec<_>>());
+        let of = |pick: fn(&Sample) -> usize| Counts::of(&samples.iter().map(pick).collect::<Vec<_>>());
         Ok(Seen { clients: of(|s| s.clients), hops: of(|s| s.hops), links: of(|s| s.links) })
     }
 }
 
-/// The maximum and median of one kind's samples.
-fn counts(samples: &[usize]) -> Counts {
-    let as_f64: Vec<f64> = samples.iter().map(|&n| n as f64).collect();
-    Counts {
-        max: samples.iter().copied().max().unwrap_or(0),
-        median: median(&as_f64).unwrap_or(0.0),
-        samples: samples.len(),
-    }
-}
-
-/// `(local, peer)` of every established TCP connection on the machine.
-fn established() -> anyhow::Result<Vec<(SocketAddr, SocketAddr)>> {
-    let output = Command::new("ss").args(["-Htn", "state", "established"]).output().context("running ss")?;
-    if !output.status.success() {
-        bail!("ss failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim());
-    }
-    Ok(pairs(&String::from_utf8_lossy(&output.stdout)))
-}
-
-/// The local and peer columns of `ss -Htn state established` (Recv-Q,
-/// Send-Q, local, peer); lines it cannot read are skipped.
-fn pairs(text: &str) -> Vec<(SocketAddr, SocketAddr)> {
-    text.lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace().skip(2);
-            Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Sample, Watch, pairs};
+    use super::{Sample, Watch};
+    use crate::connections::pairs;
 
     #[test]
     fn tells_client_sessions_from_member_hops_and_link_connections() {
