@@ -411,6 +411,39 @@ impl SpareSummary {
 /// How many sample accounts are listed one by one.
 const LISTED_ACCOUNTS: usize = 6;
 
+/// A member's role, name, pid and log, then its listeners.
+fn print_member(member: &MemberSummary) {
+    println!("{:<9}  {}  pid {}  (log {})", member.role, member.name, member.pid, member.log.display());
+    let services: Vec<String> = ["smtp", "submission", "imap", "pop3", "lmtp", "admin", "cluster"]
+        .into_iter()
+        .filter_map(|s| member.listening.get(s).map(|addr| format!("{s} {addr}")))
+        .collect();
+    println!("           {}", services.join("  "));
+}
+
+/// The sample accounts, the first few one by one; `place` says where each
+/// lives ("on" its backend, "in cluster" its dynamic cluster).
+fn print_accounts(domain: &str, accounts: &[accounts::SampleAccount], place: &str) {
+    println!("shared domain {domain}: {} accounts, each with a welcome message", accounts.len());
+    for account in accounts.iter().take(LISTED_ACCOUNTS) {
+        println!("    {}  password {}  {place} {}", account.name, account.password, account.server);
+    }
+    if accounts.len() > LISTED_ACCOUNTS {
+        println!("    ... and {} more like them (userN / pw-userN)", accounts.len() - LISTED_ACCOUNTS);
+    }
+}
+
+/// A one-line IMAP login a newcomer can paste.
+fn print_imap_try(imap: SocketAddr, account: &accounts::SampleAccount) {
+    println!(
+        "    python3 -c 'import imaplib; i=imaplib.IMAP4(\"{}\",{}); i.login(\"{}\",\"{}\"); print(i.select(\"INBOX\"))'",
+        imap.ip(),
+        imap.port(),
+        account.name,
+        account.password
+    );
+}
+
 fn print_summary(summary: &Summary) {
     println!();
     println!("Rookery static cluster on loopback (configs, data and logs in {})", summary.dir.display());
@@ -420,25 +453,14 @@ fn print_summary(summary: &Summary) {
         summary.directory.url, summary.directory.pid, summary.directory.base_dn
     );
     for member in &summary.members {
-        println!("{:<9}  {}  pid {}  (log {})", member.role, member.name, member.pid, member.log.display());
-        let services: Vec<String> = ["smtp", "submission", "imap", "pop3", "lmtp", "admin", "cluster"]
-            .into_iter()
-            .filter_map(|s| member.listening.get(s).map(|addr| format!("{s} {addr}")))
-            .collect();
-        println!("           {}", services.join("  "));
+        print_member(member);
     }
     for spare in &summary.spares {
         let named = if spare.unlisted { ", named in no other config" } else { "" };
         println!("spare      {}  not started{named}: rookery --config {} serve", spare.name, spare.config.display());
     }
     println!();
-    println!("shared domain {}: {} accounts, each with a welcome message", summary.domain, summary.accounts.len());
-    for account in summary.accounts.iter().take(LISTED_ACCOUNTS) {
-        println!("    {}  password {}  on {}", account.name, account.password, account.server);
-    }
-    if summary.accounts.len() > LISTED_ACCOUNTS {
-        println!("    ... and {} more like them (userN / pw-userN)", summary.accounts.len() - LISTED_ACCOUNTS);
-    }
+    print_accounts(&summary.domain, &summary.accounts, "on");
     println!("administrators (any of them also administers the frontends):");
     for admin in &summary.administrators {
         println!("    {}  password {}", admin.name, admin.password);
@@ -449,13 +471,7 @@ fn print_summary(summary: &Summary) {
     {
         println!();
         println!("Try it, through a frontend:");
-        println!(
-            "    python3 -c 'import imaplib; i=imaplib.IMAP4(\"{}\",{}); i.login(\"{}\",\"{}\"); print(i.select(\"INBOX\"))'",
-            imap.ip(),
-            imap.port(),
-            account.name,
-            account.password
-        );
+        print_imap_try(*imap, account);
         if let Some(smtp) = frontend.listening.get("smtp") {
             println!("    swaks --server {smtp} --to {}", account.name);
         }

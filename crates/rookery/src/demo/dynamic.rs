@@ -13,7 +13,7 @@ pub(super) mod render;
 
 use super::accounts::{self, Group, SampleAccount};
 use super::members::Watched;
-use super::{Cluster, Home, MemberSummary, RunningMember};
+use super::{Cluster, Home, MemberSummary, RunningMember, print_accounts, print_imap_try, print_member};
 use anyhow::Context;
 use clap::Args;
 use plan::{DynPlan, DynPlanOptions};
@@ -292,18 +292,6 @@ struct Administrator {
     admin_url: String,
 }
 
-/// How many sample accounts are listed one by one.
-const LISTED_ACCOUNTS: usize = 6;
-
-fn print_member(member: &MemberSummary) {
-    println!("{:<9}  {}  pid {}  (log {})", member.role, member.name, member.pid, member.log.display());
-    let services: Vec<String> = ["smtp", "submission", "imap", "pop3", "lmtp", "admin", "cluster"]
-        .into_iter()
-        .filter_map(|s| member.listening.get(s).map(|addr| format!("{s} {addr}")))
-        .collect();
-    println!("           {}", services.join("  "));
-}
-
 fn print_summary(summary: &Summary) {
     println!();
     println!("Rookery dynamic clusters on loopback (configs, data and logs in {})", summary.dir.display());
@@ -322,13 +310,7 @@ fn print_summary(summary: &Summary) {
         }
     }
     println!();
-    println!("shared domain {}: {} accounts, each with a welcome message", summary.domain, summary.accounts.len());
-    for account in summary.accounts.iter().take(LISTED_ACCOUNTS) {
-        println!("    {}  password {}  in cluster {}", account.name, account.password, account.server);
-    }
-    if summary.accounts.len() > LISTED_ACCOUNTS {
-        println!("    ... and {} more like them (userN / pw-userN)", summary.accounts.len() - LISTED_ACCOUNTS);
-    }
+    print_accounts(&summary.domain, &summary.accounts, "in cluster");
     println!("administrators (each member's postmaster, at its admin endpoint):");
     for admin in &summary.administrators {
         println!("    {}  password {}  {}", admin.name, admin.password, admin.admin_url);
@@ -337,13 +319,7 @@ fn print_summary(summary: &Summary) {
     if let (Some(imap), Some(account), Some(admin)) = (imap, summary.accounts.first(), summary.administrators.first()) {
         println!();
         println!("Try it, through a frontend:");
-        println!(
-            "    python3 -c 'import imaplib; i=imaplib.IMAP4(\"{}\",{}); i.login(\"{}\",\"{}\"); print(i.select(\"INBOX\"))'",
-            imap.ip(),
-            imap.port(),
-            account.name,
-            account.password
-        );
+        print_imap_try(*imap, account);
         println!(
             "    rookery --admin-url {} --admin-user {} --admin-password {} cluster status",
             admin.admin_url, admin.name, admin.password
