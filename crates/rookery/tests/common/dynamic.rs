@@ -67,8 +67,6 @@ pub struct Place<'a> {
 /// Starts `me` as a member of `place.cluster`; `slapd` gives the base and
 /// the credentials.
 pub fn start_in(slapd: &Slapd, me: &DynMember, place: Place) -> TestServer {
-    let quoted =
-        |items: &mut dyn Iterator<Item = String>| items.map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ");
     let extra_config = format!(
         r#"{directory}
 [queue]
@@ -92,9 +90,9 @@ idle_release = "{idle_release}"
 "#,
         directory = directory_section(slapd, place.directory),
         link = me.link,
-        allow = quoted(&mut place.allow.iter().map(|ip| ip.to_string())),
+        allow = toml_strings(place.allow),
         cluster = place.cluster,
-        endpoints = quoted(&mut place.etcd.endpoints().into_iter()),
+        endpoints = toml_strings(&place.etcd.endpoints()),
         storage = place.storage.display(),
         ttl = LEASE_TTL.as_secs(),
         idle_release = place.idle_release,
@@ -114,11 +112,9 @@ pub fn start_frontend(
     let peers: String = clusters
         .iter()
         .map(|(name, etcd)| {
-            let endpoints: Vec<String> = etcd.endpoints().iter().map(|e| format!("\"{e}\"")).collect();
-            format!("[cluster.dynamic_clusters.\"{name}\"]\netcd = [{}]\n", endpoints.join(", "))
+            format!("[cluster.dynamic_clusters.\"{name}\"]\netcd = [{}]\n", toml_strings(&etcd.endpoints()))
         })
         .collect();
-    let allow: Vec<String> = allow.iter().map(|ip| format!("\"{ip}\"")).collect();
     let extra_config = format!(
         r#"{directory}
 [queue]
@@ -135,16 +131,20 @@ secret = "{SECRET}"
 {peers}"#,
         directory = directory_section(slapd, directory),
         link = me.link,
-        allow = allow.join(", "),
+        allow = toml_strings(allow),
     );
     super::server_with(TestServerOptions { main_domain: me.name.clone(), extra_config, ..Default::default() })
 }
 
+/// `"a", "b"`: the inside of a TOML array of strings.
+fn toml_strings(items: &[impl AsRef<str>]) -> String {
+    items.iter().map(|item| format!("\"{}\"", item.as_ref())).collect::<Vec<_>>().join(", ")
+}
+
 fn directory_section(slapd: &Slapd, (url, replicas): (&str, &[String])) -> String {
-    let replicas: Vec<String> = replicas.iter().map(|r| format!("\"{r}\"")).collect();
     format!(
         "[directory]\nkind = \"ldap\"\nurl = \"{url}\"\nreplicas = [{}]\nbase_dn = \"{}\"\nbind_dn = \"{}\"\nbind_password = \"{}\"\n",
-        replicas.join(", "),
+        toml_strings(replicas),
         slapd.base_dn(),
         slapd.admin_dn(),
         slapd.admin_password()
