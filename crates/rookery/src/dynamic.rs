@@ -20,6 +20,7 @@ pub mod controller;
 mod locator;
 mod lookup;
 mod peers;
+mod registry;
 pub mod status;
 pub mod upkeep;
 

@@ -11,17 +11,12 @@ use coord::{CoordError, Coordinator, Owner};
 use parking_lot::RwLock;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
 use store::Store;
 use types::AccountName;
 
 /// Opens and hand-overs of one account never overlap: each takes the
 /// account's turn (one of a fixed set of locks, by hash of the name).
 const TURNS: usize = 64;
-
-/// How long the other members' addresses are kept between reads of the
-/// registry; a miss reads it again at once.
-const PEERS_TTL: Duration = Duration::from_secs(2);
 
 pub struct Accounts {
     coord: Coordinator,
@@ -37,11 +32,9 @@ pub struct Accounts {
     turns: Vec<tokio::sync::Mutex<()>>,
     /// Set once at start: the store is opened with this table as its fence.
     store: OnceLock<Arc<Store>>,
-    peers: parking_lot::Mutex<Option<Peers>>,
+    /// Where the other members are (a miss reads etcd again at once).
+    peers: super::registry::RegistryCache,
 }
-
-/// The registry as last read, and when.
-type Peers = (Instant, Vec<(String, coord::MemberInfo)>);
 
 impl Accounts {
     pub fn new(coord: Coordinator) -> Arc<Self> {
@@ -53,7 +46,7 @@ impl Accounts {
             closing: RwLock::default(),
             turns: (0..TURNS).map(|_| tokio::sync::Mutex::new(())).collect(),
             store: OnceLock::new(),
-            peers: parking_lot::Mutex::new(None),
+            peers: Default::default(),
         })
     }
 
@@ -162,22 +155,9 @@ impl Accounts {
     /// registry in etcd (kept briefly; a member not found there is looked
     /// up again at once).
     pub async fn member_info(&self, member: &str) -> Result<Option<coord::MemberInfo>, CoordError> {
-        let cached = {
-            let peers = self.peers.lock();
-            peers.as_ref().filter(|(at, _)| at.elapsed() < PEERS_TTL).and_then(|(_, list)| find(list, member))
-        };
-        if cached.is_some() {
-            return Ok(cached);
-        }
-        let list = self.coord.members().await?;
-        let found = find(&list, member);
-        *self.peers.lock() = Some((Instant::now(), list));
-        Ok(found)
+        let found = self.peers.find(member, || self.coord.members()).await?;
+        Ok(found.map(|(_, info)| info))
     }
-}
-
-fn find(list: &[(String, coord::MemberInfo)], member: &str) -> Option<coord::MemberInfo> {
-    list.iter().find(|(name, _)| name.eq_ignore_ascii_case(member)).map(|(_, info)| info.clone())
 }
 
 /// The store's fence: an account may be opened and written while this

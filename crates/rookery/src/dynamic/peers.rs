@@ -7,14 +7,11 @@
 //! to a live member chosen by the account's name, which opens it. Each
 //! cluster's registry is read at most every couple of seconds.
 
+use super::registry::{Members, RegistryCache, find};
 use coord::{MemberInfo, Reader};
-use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use types::{AccountName, DomainName};
-
-/// How long a cluster's registry is used before it is read again.
-const REGISTRY_TTL: Duration = Duration::from_secs(2);
 
 pub struct PeerClusters {
     clusters: BTreeMap<DomainName, Peer>,
@@ -22,11 +19,8 @@ pub struct PeerClusters {
 
 struct Peer {
     reader: Reader,
-    registry: Mutex<Option<Registry>>,
+    registry: RegistryCache,
 }
-
-/// A cluster's live members as last read, and when.
-type Registry = (Instant, Vec<(String, MemberInfo)>);
 
 impl PeerClusters {
     /// Connects to the etcd of every configured dynamic cluster; `None`
@@ -43,7 +37,7 @@ impl PeerClusters {
             let reader = Reader::connect(peer.etcd.clone(), cluster.to_string()).await.with_context(|| {
                 format!("cluster.dynamic_clusters.{name:?}: cannot reach etcd at {}", peer.etcd.join(", "))
             })?;
-            clusters.insert(cluster, Peer { reader, registry: Mutex::new(None) });
+            clusters.insert(cluster, Peer { reader, registry: RegistryCache::default() });
         }
         Ok(Some(PeerClusters { clusters }))
     }
@@ -62,17 +56,12 @@ impl PeerClusters {
         account: &AccountName,
     ) -> Result<(String, MemberInfo), String> {
         let peer = self.clusters.get(cluster).ok_or_else(|| format!("{cluster} is not a known dynamic cluster"))?;
-        let owner = peer.reader.owner(&account.to_string()).await.map_err(|e| format!("etcd of {cluster}: {e}"))?;
-        let members = peer.registry(false).await.map_err(|e| format!("etcd of {cluster}: {e}"))?;
-        if let Some(owner) = owner {
-            if let Some(found) = find(&members, &owner) {
-                return Ok(found);
-            }
-            // Registered after the last read of the registry: read again.
-            let members = peer.registry(true).await.map_err(|e| format!("etcd of {cluster}: {e}"))?;
-            return find(&members, &owner)
-                .ok_or_else(|| format!("{owner} of {cluster} has {account} open but is gone"));
+        let failed = |e: coord::CoordError| format!("etcd of {cluster}: {e}");
+        if let Some(owner) = peer.reader.owner(&account.to_string()).await.map_err(failed)? {
+            let found = peer.registry.find(&owner, || peer.reader.members()).await.map_err(failed)?;
+            return found.ok_or_else(|| format!("{owner} of {cluster} has {account} open but is gone"));
         }
+        let members = peer.registry(false).await.map_err(failed)?;
         if members.is_empty() {
             return Err(format!("no member of {cluster} is alive"));
         }
@@ -114,24 +103,10 @@ impl PeerClusters {
 }
 
 impl Peer {
-    /// The live members, sorted by name; read again when older than the
-    /// TTL or when `fresh`.
-    async fn registry(&self, fresh: bool) -> Result<Vec<(String, MemberInfo)>, coord::CoordError> {
-        if !fresh
-            && let Some((at, members)) = self.registry.lock().as_ref()
-            && at.elapsed() < REGISTRY_TTL
-        {
-            return Ok(members.clone());
-        }
-        let mut members = self.reader.members().await?;
-        members.sort_by(|a, b| a.0.cmp(&b.0));
-        *self.registry.lock() = Some((Instant::now(), members.clone()));
-        Ok(members)
+    /// The live members, sorted by name (read again when `fresh`).
+    async fn registry(&self, fresh: bool) -> Result<Members, coord::CoordError> {
+        self.registry.members(fresh, || self.reader.members()).await
     }
-}
-
-fn find(members: &[(String, MemberInfo)], name: &str) -> Option<(String, MemberInfo)> {
-    members.iter().find(|(member, _)| member.eq_ignore_ascii_case(name)).cloned()
 }
 
 /// FNV-1a: the same on every frontend and across restarts (the standard
