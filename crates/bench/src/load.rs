@@ -3,7 +3,7 @@
 //! only, with one recipient per message); POP3 and IMAP are the same for
 //! both.
 
-mod conn;
+pub(crate) mod conn;
 pub mod imap;
 pub mod message;
 pub mod pop3;

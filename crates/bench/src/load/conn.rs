@@ -77,6 +77,14 @@ impl Conn {
         }
     }
 
+    /// Reads exactly `n` bytes (an IMAP literal's first part).
+    pub async fn read_bytes(&mut self, n: usize) -> anyhow::Result<BytesMut> {
+        while self.read.len() < n {
+            self.fill().await?;
+        }
+        Ok(self.read.split_to(n))
+    }
+
     /// Reads and drops `n` bytes (an IMAP literal).
     pub async fn skip(&mut self, mut n: usize) -> anyhow::Result<()> {
         loop {

@@ -5,46 +5,33 @@
 //! overall time limit, so a member that hangs makes the call fail, not
 //! the run.
 
+use crate::load::conn::Conn;
 use anyhow::{Context, bail, ensure};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpSocket, TcpStream};
 
-/// The longest reply line the clients accept.
-const MAX_LINE: usize = 64 * 1024;
+/// The longest part of a literal kept as text (the rest is skipped).
+const MAX_LITERAL_TEXT: usize = 64 * 1024;
 
+/// The bench's line connection ([`Conn`]) with text in and out.
 struct Lines {
-    stream: BufReader<TcpStream>,
+    conn: Conn,
 }
 
 impl Lines {
     async fn connect(addr: SocketAddr, source: IpAddr) -> anyhow::Result<Lines> {
-        let socket = if source.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-        socket.bind(SocketAddr::new(source, 0)).with_context(|| format!("binding to {source}"))?;
-        let stream = socket.connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
-        stream.set_nodelay(true)?;
-        Ok(Lines { stream: BufReader::new(stream) })
+        Ok(Lines { conn: Conn::connect(addr, Some(source)).await? })
     }
 
     async fn send(&mut self, text: &str) -> anyhow::Result<()> {
-        self.stream.get_mut().write_all(text.as_bytes()).await.context("writing")
+        self.conn.write.extend_from_slice(text.as_bytes());
+        self.conn.flush().await
     }
 
     /// One line without its CRLF; an error at the end of the stream.
     async fn line(&mut self) -> anyhow::Result<String> {
-        let mut line = Vec::new();
-        let n = (&mut self.stream).take(MAX_LINE as u64).read_until(b'\n', &mut line).await?;
-        ensure!(n > 0, "the server closed the connection");
-        ensure!(line.ends_with(b"\n"), "a reply line longer than {MAX_LINE} bytes");
+        let line = self.conn.read_line().await?;
         Ok(String::from_utf8_lossy(&line).trim_end().to_owned())
-    }
-
-    /// Skips an IMAP literal of `n` octets.
-    async fn skip(&mut self, n: u64) -> anyhow::Result<()> {
-        let copied = tokio::io::copy(&mut (&mut self.stream).take(n), &mut tokio::io::sink()).await?;
-        ensure!(copied == n, "the server closed the connection inside a literal");
-        Ok(())
     }
 
     /// Untagged lines up to the tagged reply to `tag`, which must be OK;
@@ -60,9 +47,9 @@ impl Lines {
             }
             if let Some(size) = literal_size(&line) {
                 lines.push(line);
-                let mut literal = vec![0; size.min(MAX_LINE as u64) as usize];
-                self.stream.read_exact(&mut literal).await?;
-                self.skip(size - literal.len() as u64).await?;
+                let kept = size.min(MAX_LITERAL_TEXT as u64) as usize;
+                let literal = self.conn.read_bytes(kept).await?;
+                self.conn.skip(size as usize - kept).await?;
                 lines.extend(String::from_utf8_lossy(&literal).lines().map(str::to_owned));
                 continue;
             }
