@@ -4,10 +4,9 @@
 //! quorum read served). One node is enough on one machine: the demo shows
 //! the members' failover, not etcd's.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -22,10 +21,9 @@ const MAX_HEALTH_REPLY: u64 = 64 * 1024;
 pub async fn spawn(dir: &Path, client: SocketAddr, peer: SocketAddr) -> anyhow::Result<tokio::process::Child> {
     let binary = find_etcd()?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let log_path = dir.join("etcd.log");
-    let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
     let (client_url, peer_url) = (format!("http://{client}"), format!("http://{peer}"));
-    let mut child = tokio::process::Command::new(&binary)
+    let mut command = tokio::process::Command::new(&binary);
+    command
         .args(["--name", "demo", "--data-dir"])
         .arg(dir.join("data"))
         .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
@@ -34,29 +32,18 @@ pub async fn spawn(dir: &Path, client: SocketAddr, peer: SocketAddr) -> anyhow::
         .args(["--initial-cluster-token", "rookery-demo"])
         // One node: short raft timings make it elect itself at once.
         .args(["--heartbeat-interval=50", "--election-timeout=500"])
-        .args(["--logger", "zap", "--log-outputs", "stderr"])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {}", binary.display()))?;
-    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-    loop {
-        if healthy(client).await {
-            return Ok(child);
-        }
-        let exited = child.try_wait()?.is_some();
-        if exited || tokio::time::Instant::now() > deadline {
-            let _ = child.kill().await;
-            bail!(
-                "etcd on {client} did not become healthy (is the address in use?); its log:\n{}",
-                super::members::tail(&log_path)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        .args(["--logger", "zap", "--log-outputs", "stderr"]);
+    let what = format!("etcd on {client} ({})", binary.display());
+    let ready = || healthy(client);
+    super::members::spawn_service(
+        &what,
+        command,
+        &dir.join("etcd.log"),
+        ready,
+        Duration::from_millis(50),
+        START_TIMEOUT,
+    )
+    .await
 }
 
 /// `GET /health` answers `{"health":"true"}` once the node has a leader.

@@ -95,6 +95,45 @@ fn parse_listening(line: &str) -> Option<(String, SocketAddr)> {
 }
 
 /// The last lines of a log, for an error message.
+/// Starts a server the demo needs (slapd, etcd) from `command`: in its own
+/// process group, its output in `log_path`, killed with the demo; waits
+/// until `ready` answers (polled every `poll`), or fails with the end of
+/// its log when it exits or does not answer within `timeout`.
+pub async fn spawn_service<F, Fut>(
+    what: &str,
+    mut command: Command,
+    log_path: &Path,
+    mut ready: F,
+    poll: Duration,
+    timeout: Duration,
+) -> anyhow::Result<Child>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let log = std::fs::File::create(log_path).with_context(|| format!("creating {}", log_path.display()))?;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {what}"))?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if ready().await {
+            return Ok(child);
+        }
+        let exited = child.try_wait()?.is_some();
+        if exited || tokio::time::Instant::now() > deadline {
+            let _ = child.kill().await;
+            bail!("{what} did not start (is the address in use?); its log:\n{}", tail(log_path));
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
 pub fn tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();

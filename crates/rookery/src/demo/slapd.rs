@@ -14,7 +14,6 @@
 use anyhow::{Context, bail};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -88,35 +87,13 @@ async fn load_base(spec: &Spec) -> anyhow::Result<()> {
 
 /// Starts slapd and waits until it answers an LDAP bind.
 pub async fn spawn(prepared: &Prepared) -> anyhow::Result<tokio::process::Child> {
-    let log_path = prepared.dir.join("slapd.log");
-    let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-    let mut child = tokio::process::Command::new(&prepared.slapd)
-        .arg("-d")
-        .arg("0")
-        .arg("-h")
-        .arg(format!("ldap://{}/", prepared.addr))
-        .arg("-f")
-        .arg(prepared.dir.join("slapd.conf"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {}", prepared.slapd.display()))?;
-    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-    loop {
-        if answers_bind(prepared.addr).await {
-            return Ok(child);
-        }
-        let exited = child.try_wait()?.is_some();
-        if exited || tokio::time::Instant::now() > deadline {
-            let _ = child.kill().await;
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            bail!("slapd on {} did not start (is the address in use?):\n{}", prepared.addr, log.trim());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let mut command = tokio::process::Command::new(&prepared.slapd);
+    command.arg("-d").arg("0").arg("-h").arg(format!("ldap://{}/", prepared.addr));
+    command.arg("-f").arg(prepared.dir.join("slapd.conf"));
+    let what = format!("slapd on {} ({})", prepared.addr, prepared.slapd.display());
+    let log = prepared.dir.join("slapd.log");
+    let ready = || answers_bind(prepared.addr);
+    super::members::spawn_service(&what, command, &log, ready, Duration::from_millis(20), START_TIMEOUT).await
 }
 
 fn config(spec: &Spec, password: &str) -> String {
