@@ -274,7 +274,7 @@ protocol imap {{
 }
 
 /// A port on `ip` that was free a moment ago.
-fn free_port(ip: IpAddr) -> anyhow::Result<SocketAddr> {
+pub(crate) fn free_port(ip: IpAddr) -> anyhow::Result<SocketAddr> {
     Ok(TcpListener::bind((ip, 0)).with_context(|| format!("binding to {ip}"))?.local_addr()?)
 }
 

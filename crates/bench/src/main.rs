@@ -14,6 +14,7 @@ mod cluster;
 mod connections;
 mod cpu;
 mod dovecot;
+mod haproxy;
 mod load;
 mod memory;
 mod python_sink;

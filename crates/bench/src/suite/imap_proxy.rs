@@ -1,8 +1,10 @@
 //! IMAP through a frontend (issue 5): the IMAP mix of `load::imap` run
-//! four ways in one run, with the same clients, accounts and mail:
+//! five ways in one run, with the same clients, accounts and mail:
 //! straight to a Rookery backend, through a Rookery frontend (a second
 //! `rookery serve`, `role = "frontend"`, finding the backend in a private
-//! slapd), straight to a Dovecot, and through a Dovecot proxy (a second
+//! slapd), through HAProxy in TCP mode to the same backend (when
+//! installed: the cost of the extra hop alone, the floor of any
+//! frontend), straight to a Dovecot, and through a Dovecot proxy (a second
 //! Dovecot whose passdb says `proxy=y`). Backends listen on one loopback
 //! address, the frontend and the proxy on another, and the clients
 //! connect from a third.
@@ -19,6 +21,7 @@ use crate::cluster::{Addresses, Cluster};
 use crate::connections::{self, Counts, Sampler};
 use crate::cpu;
 use crate::dovecot::{Dovecot, DovecotProxy};
+use crate::haproxy::Haproxy;
 use crate::load::imap::{Mix, Op};
 use crate::load::message::Message;
 use crate::load::smtp::{BENCH_SENDER, Delivery, Dialect};
@@ -47,11 +50,12 @@ const FRONTEND_TARGET: f64 = 0.90;
 /// ...and beats Dovecot through its proxy (ratio above 1).
 const VERSUS_DOVECOT_TARGET: f64 = 1.0;
 
-/// The four ways to the mailboxes, in the order each repetition runs them.
+/// The ways to the mailboxes, in the order each repetition runs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Way {
     RookeryDirect,
     RookeryFrontend,
+    RookeryHaproxy,
     DovecotDirect,
     DovecotProxy,
 }
@@ -61,6 +65,7 @@ impl Way {
         match self {
             Way::RookeryDirect => "rookery direct",
             Way::RookeryFrontend => "rookery via frontend",
+            Way::RookeryHaproxy => "rookery via haproxy",
             Way::DovecotDirect => "dovecot direct",
             Way::DovecotProxy => "dovecot via proxy",
         }
@@ -109,6 +114,8 @@ struct Point {
 
 /// The servers of the suite; either side may be absent (`--servers`).
 struct Servers {
+    /// Relays to the Rookery backend; dropped before it.
+    haproxy: Option<Haproxy>,
     // Dropped before the Dovecot backend: the proxy first.
     dovecot_proxy: Option<DovecotProxy>,
     dovecot: Option<Dovecot>,
@@ -222,6 +229,20 @@ async fn start(settings: &Settings) -> anyhow::Result<Servers> {
         }
         None => None,
     };
+    let haproxy = match (&cluster, Haproxy::binary()) {
+        (Some(cluster), Some(binary)) => {
+            // From the frontend's address, which the backend trusts for
+            // PROXY headers.
+            let haproxy = Haproxy::start(&binary, FRONTEND_IP, cluster.backend.listener("imap")?).await?;
+            eprintln!("bench: haproxy imap {} (pid {})", haproxy.imap, haproxy.pid().unwrap_or_default());
+            Some(haproxy)
+        }
+        (Some(_), None) => {
+            eprintln!("bench: haproxy not installed (apt-get install haproxy): its way is skipped");
+            None
+        }
+        (None, _) => None,
+    };
     let (dovecot, dovecot_proxy) = match &settings.dovecot_bin {
         Some(binary) => {
             // The proxy connects from its own address, as Rookery's
@@ -234,7 +255,7 @@ async fn start(settings: &Settings) -> anyhow::Result<Servers> {
         }
         None => (None, None),
     };
-    Ok(Servers { dovecot_proxy, dovecot, cluster })
+    Ok(Servers { haproxy, dovecot_proxy, dovecot, cluster })
 }
 
 fn routes(servers: &Servers) -> anyhow::Result<Vec<Route>> {
@@ -259,8 +280,12 @@ fn routes(servers: &Servers) -> anyhow::Result<Vec<Route>> {
             entry: cluster.frontend.listener("imap")?,
             front: Some(front),
             back,
-            watches,
+            watches: watches.clone(),
         });
+        if let Some(haproxy) = &servers.haproxy {
+            let front = haproxy.pid().context("haproxy is not running")?;
+            routes.push(Route { way: Way::RookeryHaproxy, entry: haproxy.imap, front: Some(front), back, watches });
+        }
     }
     if let (Some(dovecot), Some(proxy)) = (&servers.dovecot, &servers.dovecot_proxy) {
         let watches = Watches { backend_imap: dovecot.imap, links: Vec::new(), directory: Vec::new() };
@@ -281,9 +306,12 @@ fn routes(servers: &Servers) -> anyhow::Result<Vec<Route>> {
 impl Servers {
     fn diagnostics(&self, way: Way) -> String {
         match way {
-            Way::RookeryDirect | Way::RookeryFrontend => self.cluster.as_ref().map_or_else(String::new, |c| {
-                format!("backend:\n{}\nfrontend:\n{}", c.backend.diagnostics(), c.frontend.diagnostics())
-            }),
+            Way::RookeryDirect | Way::RookeryFrontend | Way::RookeryHaproxy => {
+                let haproxy = self.haproxy.as_ref().map(Haproxy::diagnostics).unwrap_or_default();
+                self.cluster.as_ref().map_or_else(String::new, |c| {
+                    format!("backend:\n{}\nfrontend:\n{}\n{haproxy}", c.backend.diagnostics(), c.frontend.diagnostics())
+                })
+            }
             Way::DovecotDirect | Way::DovecotProxy => {
                 let backend = self.dovecot.as_ref().map(Dovecot::diagnostics).unwrap_or_default();
                 let proxy = self.dovecot_proxy.as_ref().map(DovecotProxy::diagnostics).unwrap_or_default();
@@ -414,9 +442,10 @@ fn tables(levels: &[usize], points: &BTreeMap<(usize, Way), Vec<Point>>) -> Stri
     let get = |clients: usize, way: Way| points.get(&(clients, way));
     let mut out = String::new();
     out.push_str(
-        "| clients | rookery direct cmd/s | rookery via frontend cmd/s | frontend ratio | dovecot direct cmd/s \
-         | dovecot via proxy cmd/s | proxy ratio | rookery / dovecot, both proxied | targets |\n\
-         | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+        "| clients | rookery direct cmd/s | rookery via frontend cmd/s | frontend ratio | rookery via haproxy cmd/s \
+         | haproxy ratio | dovecot direct cmd/s | dovecot via proxy cmd/s | proxy ratio \
+         | rookery / dovecot, both proxied | targets |\n\
+         | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
     );
     for &clients in levels {
         let rate = |path| med(get(clients, path), |p| p.commands_per_s);
@@ -432,12 +461,15 @@ fn tables(levels: &[usize], points: &BTreeMap<(usize, Way), Vec<Point>>) -> Stri
         if versus.is_some() {
             targets.push(format!("rookery > dovecot {}", verdict(versus, VERSUS_DOVECOT_TARGET, true)));
         }
+        let rh = rate(Way::RookeryHaproxy);
         let _ = writeln!(
             out,
-            "| {clients} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {clients} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             shown(rd),
             shown(rf),
             shown(frontend_ratio),
+            shown(rh),
+            shown(ratio(rh, rd)),
             shown(dd),
             shown(dp),
             shown(ratio(dp, dd)),
@@ -448,7 +480,7 @@ fn tables(levels: &[usize], points: &BTreeMap<(usize, Way), Vec<Point>>) -> Stri
 
     out.push_str(
         "\nLatency and CPU per path (medians): p99 of LOGIN and of a whole session (connect to LOGOUT); CPU time \
-         per command of the front (frontend or proxy), the backend and the bench's own client, in microseconds\n\n\
+         per command of the front (frontend, haproxy or proxy), the backend and the bench's own client, in microseconds\n\n\
          | clients | path | sessions/s | LOGIN p99 ms | session p99 ms | front CPU us/cmd | backend CPU us/cmd \
          | bench CPU us/cmd |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
@@ -481,7 +513,7 @@ fn tables(levels: &[usize], points: &BTreeMap<(usize, Way), Vec<Point>>) -> Stri
          | directory (LDAP) |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for &clients in levels {
-        for path in [Way::RookeryFrontend, Way::DovecotProxy] {
+        for path in [Way::RookeryFrontend, Way::RookeryHaproxy, Way::DovecotProxy] {
             let Some(runs) = get(clients, path) else { continue };
             let both = |counts: fn(&Point) -> Counts| {
                 let max = med(Some(runs), |p| counts(p).max as f64);
@@ -489,7 +521,7 @@ fn tables(levels: &[usize], points: &BTreeMap<(usize, Way), Vec<Point>>) -> Stri
                 format!("{} / {}", count(max), count(median))
             };
             let per_m = ratio(med(Some(runs), |p| p.backend_imap.median), med(Some(runs), |p| p.clients.median));
-            let rookery = path == Way::RookeryFrontend;
+            let rookery = path != Way::DovecotProxy;
             let _ = writeln!(
                 out,
                 "| {clients} | {} | {} | {} | {} | {} | {} |",
