@@ -28,6 +28,10 @@ command -v ss >/dev/null 2>&1 || missing+=(iproute2)
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+# The browser tests (testkit::browser) drive headless Chromium through
+# chromedriver over WebDriver.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing: ${missing[*]}"
     apt_install "${missing[@]}"
@@ -50,6 +54,16 @@ if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then
         apt_install python3-aiosmtpd
     else
         python3 -m pip install --quiet aiosmtpd
+    fi
+fi
+# openapi-spec-validator checks the admin API's OpenAPI document and real
+# answers against it (crates/web/tests/openapi.rs; PyPI).
+if ! python3 -c "import openapi_spec_validator, openapi_schema_validator" >/dev/null 2>&1; then
+    echo "== installing openapi-spec-validator"
+    if [ "$(command -v python3)" = /usr/bin/python3 ] && apt-cache show python3-openapi-spec-validator >/dev/null 2>&1; then
+        apt_install python3-openapi-spec-validator
+    else
+        python3 -m pip install --quiet openapi-spec-validator
     fi
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then

@@ -116,7 +116,7 @@ impl MemberConfig {
         let members: String = self.members.iter().map(|(name, addr)| format!("\"{name}\" = \"{addr}\"\n")).collect();
         format!(
             "# Written by rookery's bench: one member of a throwaway cluster.\n\
-             data_dir = \"{data}\"\nmain_domain = \"{name}\"\n\n{smtp}\n{submission}\n{lmtp}\n{pop3}\n{imap}\n{admin}\n\
+             data_dir = \"{data}\"\nmain_domain = \"{name}\"\n\n{smtp}\n{submission}\n{lmtp}\n{pop3}\n{imap}\n{admin}\n{webmail}\n\
              [store]\nfsync = true\n\n[outbound]\nenabled = false\n\n{directory}\n{role}\n\
              [cluster.members]\n{members}\n[cluster.link]\naddress = \"{link}\"\nallow = [\"{allow}\"]\n\
              secret = \"{SECRET}\"\n",
@@ -128,6 +128,7 @@ impl MemberConfig {
             pop3 = listen("pop3"),
             imap = listen("imap"),
             admin = listen("admin"),
+            webmail = listen("webmail"),
             directory = self.directory,
             role = self.role_specific,
             link = self.link,

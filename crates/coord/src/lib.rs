@@ -97,6 +97,9 @@ pub struct MemberInfo {
     pub pop3: Option<SocketAddr>,
     pub submission: Option<SocketAddr>,
     pub http: Option<SocketAddr>,
+    /// The web mail listener (absent in entries of older members).
+    #[serde(default)]
+    pub web: Option<SocketAddr>,
     /// The member's queue size, for `cluster status`.
     pub queue_messages: Option<u64>,
 }

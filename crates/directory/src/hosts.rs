@@ -37,11 +37,22 @@ pub enum ServiceKind {
     Submission,
     /// The cluster link (CM-5): deliveries and administration.
     Link,
+    /// The web mail listener, where frontends forward users' requests.
+    Web,
+    /// The admin listener, which a frontend's `/Cluster/<member>/` reaches
+    /// (CM-19).
+    Admin,
 }
 
 impl ServiceKind {
-    pub const ALL: [ServiceKind; 4] =
-        [ServiceKind::Imap, ServiceKind::Pop3, ServiceKind::Submission, ServiceKind::Link];
+    pub const ALL: [ServiceKind; 6] = [
+        ServiceKind::Imap,
+        ServiceKind::Pop3,
+        ServiceKind::Submission,
+        ServiceKind::Link,
+        ServiceKind::Web,
+        ServiceKind::Admin,
+    ];
 
     /// The name in the directory's values (`imap 10.0.0.11:143`).
     pub fn as_str(self) -> &'static str {
@@ -50,6 +61,8 @@ impl ServiceKind {
             ServiceKind::Pop3 => "pop3",
             ServiceKind::Submission => "submission",
             ServiceKind::Link => "link",
+            ServiceKind::Web => "web",
+            ServiceKind::Admin => "admin",
         }
     }
 

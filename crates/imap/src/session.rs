@@ -39,6 +39,8 @@ pub(crate) struct Authenticated {
     /// Set when the account's sessions must close (it is moving to
     /// another server): the session says `BYE` and closes.
     pub closing: watch::Receiver<Option<Arc<str>>>,
+    /// Counts the session as logged in (`/metrics`) until it ends.
+    pub _logged_in: net::LoggedIn,
 }
 
 /// Extensions the client has turned on (ENABLE, RFC 5161), which change
@@ -385,7 +387,8 @@ impl ImapSession {
         self.span.record("account", tracing::field::display(name));
         let changes = account.changes();
         let closing = account.closing();
-        self.auth = Some(Authenticated { account, quota_bytes, changes, closing });
+        let _logged_in = net::LoggedIn::new("imap");
+        self.auth = Some(Authenticated { account, quota_bytes, changes, closing, _logged_in });
     }
 }
 

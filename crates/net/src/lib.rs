@@ -10,10 +10,12 @@
 pub mod driver;
 pub mod keepalive;
 pub mod listener;
+pub mod logged_in;
 pub mod proxy_protocol;
 pub mod tls;
 
 pub use driver::{ConnInfo, Io, Prefixed, Session, Step, TlsMode};
 pub use listener::{Connection, Listener, ListenerLimits};
+pub use logged_in::LoggedIn;
 pub use proxy_protocol::{TrustedProxies, TrustedProxiesError};
 pub use tls::TlsConfig;

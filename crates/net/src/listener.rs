@@ -98,7 +98,7 @@ impl Listener {
             busy_reply: self.busy_reply,
             local: self.tcp.local_addr().ok(),
             proxies: self.proxies,
-            counts: Arc::new(ConnCounts::default()),
+            counts: Arc::new(ConnCounts::new(self.protocol)),
             handle,
         });
         loop {
@@ -248,8 +248,10 @@ async fn refuse(mut stream: TcpStream, reply: &'static [u8]) {
     let _ = stream.shutdown().await;
 }
 
-#[derive(Default)]
+/// The connections of one listener, counted for its limits and for
+/// `/metrics` (`rookery_connections_*{protocol}`).
 struct ConnCounts {
+    protocol: &'static str,
     inner: Mutex<Counts>,
 }
 
@@ -260,21 +262,31 @@ struct Counts {
 }
 
 impl ConnCounts {
+    fn new(protocol: &'static str) -> ConnCounts {
+        ConnCounts { protocol, inner: Mutex::new(Counts::default()) }
+    }
+
     /// Takes a place in the total and, when the client is known, in its
     /// address' count.
     fn admit(self: &Arc<Self>, ip: Option<IpAddr>, limits: &ListenerLimits) -> Option<Slot> {
         let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let refused =
+            || metrics::counter!("rookery_connections_refused_total", "protocol" => self.protocol).increment(1);
         if c.total >= limits.max_connections {
+            refused();
             return None;
         }
         if let Some(ip) = ip {
             let this_ip = c.per_ip.get(&ip).copied().unwrap_or(0);
             if this_ip >= limits.max_per_ip {
+                refused();
                 return None;
             }
             c.per_ip.insert(ip, this_ip + 1);
         }
         c.total += 1;
+        metrics::counter!("rookery_connections_accepted_total", "protocol" => self.protocol).increment(1);
+        metrics::gauge!("rookery_connections_open", "protocol" => self.protocol).increment(1.0);
         Some(Slot { counts: self.clone(), ip })
     }
 }
@@ -293,6 +305,7 @@ impl Slot {
         let mut c = self.counts.inner.lock().unwrap_or_else(|p| p.into_inner());
         let this_ip = c.per_ip.get(&ip).copied().unwrap_or(0);
         if this_ip >= limits.max_per_ip {
+            metrics::counter!("rookery_connections_refused_total", "protocol" => self.counts.protocol).increment(1);
             return false;
         }
         c.per_ip.insert(ip, this_ip + 1);
@@ -305,6 +318,7 @@ impl Drop for Slot {
     fn drop(&mut self) {
         let mut c = self.counts.inner.lock().unwrap_or_else(|p| p.into_inner());
         c.total -= 1;
+        metrics::gauge!("rookery_connections_open", "protocol" => self.counts.protocol).decrement(1.0);
         if let Some(ip) = self.ip
             && let Some(n) = c.per_ip.get_mut(&ip)
         {

@@ -53,6 +53,8 @@ pub struct Pop3Session {
     pub(crate) decoder: Decoder,
     pub(crate) state: State,
     pub(crate) auth_failures: usize,
+    /// Counts the session as logged in (`/metrics`) once it is.
+    pub(crate) logged_in: Option<net::LoggedIn>,
     errors: usize,
     pub(crate) span: tracing::Span,
 }
@@ -71,6 +73,7 @@ impl Pop3Session {
             decoder: Decoder::new(),
             state: State::Authorization(Authorization::default()),
             auth_failures: 0,
+            logged_in: None,
             errors: 0,
             span,
         }

@@ -107,6 +107,8 @@ impl PlaintextAuthByProtocol {
             crate::Protocol::Imap => self.imap,
             crate::Protocol::Pop3 => self.pop3,
             crate::Protocol::Submission => self.submission,
+            // No line login happens for web mail here (see Protocol::Web).
+            crate::Protocol::Web => PlaintextAuth { anywhere: false, on_loopback: false },
         }
     }
 }

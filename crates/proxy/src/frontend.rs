@@ -18,6 +18,10 @@ pub enum Protocol {
     Imap,
     Pop3,
     Submission,
+    /// Web mail (HTTP). Not a line protocol this crate proxies: the
+    /// binary's web router asks a [`crate::BackendLookup`] with it for the
+    /// account's web mail address (`web` among the published services).
+    Web,
 }
 
 impl std::fmt::Display for Protocol {
@@ -26,6 +30,7 @@ impl std::fmt::Display for Protocol {
             Protocol::Imap => "imap",
             Protocol::Pop3 => "pop3",
             Protocol::Submission => "submission",
+            Protocol::Web => "web",
         })
     }
 }
@@ -138,6 +143,8 @@ impl<L: BackendLookup> Frontend<L> {
             Protocol::Imap => crate::imap::run(self, client, info).await,
             Protocol::Pop3 => crate::pop3::run(self, client, info).await,
             Protocol::Submission => crate::submission::run(self, client, info).await,
+            // HTTP is routed per request by the binary, never spliced.
+            Protocol::Web => tracing::warn!(target: "proxy", "web sessions are not line-proxied; connection closed"),
         }
         tracing::debug!(target: "proxy", "disconnected");
     }

@@ -164,6 +164,7 @@ fn service_kind(protocol: Protocol) -> ServiceKind {
         Protocol::Imap => ServiceKind::Imap,
         Protocol::Pop3 => ServiceKind::Pop3,
         Protocol::Submission => ServiceKind::Submission,
+        Protocol::Web => ServiceKind::Web,
     }
 }
 

@@ -218,6 +218,17 @@ async fn deliver(
     record_outcomes(&inner, &job, outcomes).await;
 }
 
+/// The `result` of `rookery_deliveries_total` for a recipient's state after
+/// an attempt (an expired deferral has become a failure by then).
+fn result_label(state: &State) -> &'static str {
+    match state {
+        State::Delivered => "delivered",
+        State::Failed { .. } => "failed",
+        State::Held { .. } => "held",
+        State::Pending | State::Deferred { .. } => "deferred",
+    }
+}
+
 async fn load(body: Body) -> Result<Bytes, ReadError> {
     match body {
         Body::Fresh(body) => Ok(body),
@@ -251,6 +262,7 @@ async fn record_outcomes(inner: &Inner, job: &Job, outcomes: Vec<Outcome>) {
                 continue;
             }
             *state = schedule::next_state(state, outcome, now, queued_at_ms, config);
+            metrics::counter!("rookery_deliveries_total", "result" => result_label(state)).increment(1);
             if let State::Failed { reason } = state {
                 failed.push(report(job, position, reason));
             }

@@ -10,7 +10,9 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
-use web::api::types::{AccountDetail, NewAccount, NewAlias, NewDomain, NewPassword};
+use web::api::types::{
+    AccountDetail, AccountQuota, AccountSummary, DomainDetail, NewAccount, NewAlias, NewDomain, NewPassword, NewQuota,
+};
 
 #[derive(Args)]
 pub struct AdminOptions {
@@ -47,6 +49,8 @@ pub enum DomainCommand {
     },
     /// List the domains.
     List,
+    /// Show a domain: who serves it, how many accounts and aliases it has.
+    Show { name: String },
     /// Remove a domain that has no accounts or aliases left.
     Remove { name: String },
 }
@@ -68,11 +72,28 @@ pub enum AccountCommand {
         server: Option<String>,
     },
     /// List the accounts of a domain (default: the main domain).
-    List { domain: Option<String> },
+    List {
+        domain: Option<String>,
+        /// With each account's storage use (single server; in a cluster
+        /// ask each account with `account quota`).
+        #[arg(long)]
+        usage: bool,
+    },
     /// Show an account with its quota and usage.
     Show { name: String },
     /// Remove an account and all its mail.
     Remove { name: String },
+    /// Show an account's storage limit and use; with --set or --unlimited,
+    /// change the limit first.
+    Quota {
+        name: String,
+        /// The new limit, e.g. 500M, 2G, 1048576 (bytes).
+        #[arg(long, value_parser = parse_size, conflicts_with = "unlimited")]
+        set: Option<u64>,
+        /// Remove the limit.
+        #[arg(long)]
+        unlimited: bool,
+    },
     /// Move a live account to another backend of the cluster over the
     /// cluster link (run on a member; see ARCHITECTURE.md).
     Move {
@@ -176,11 +197,47 @@ async fn execute(client: &Client, config: &Config, json: bool, command: AdminCom
         AdminCommand::Account(AccountCommand::Move { name, to }) => {
             crate::account_move::run(config, &name, &to).await?
         }
-        AdminCommand::Account(AccountCommand::List { domain }) => {
+        AdminCommand::Account(AccountCommand::List { domain, usage }) => {
             let domain = domain.unwrap_or_else(|| config.main_domain.clone());
-            let accounts: Vec<directory::AccountRecord> =
-                client.get(&format!("/domains/{}/accounts", segment(&domain))).await?;
-            print_list(json, &accounts, |a| format!("{}\tquota {}", a.name, quota_text(a.quota_bytes)))?;
+            let query = if usage { "?usage=true" } else { "" };
+            let accounts: Vec<AccountSummary> =
+                client.get(&format!("/domains/{}/accounts{query}", segment(&domain))).await?;
+            if usage && accounts.iter().any(|a| a.used_bytes.is_none()) {
+                // A cluster member does not open accounts to list them.
+                eprintln!("usage is listed on a single server only: in a cluster use `account quota NAME`");
+            }
+            print_list(json, &accounts, |a| match (a.used_bytes, a.messages) {
+                (Some(used), Some(messages)) => {
+                    format!("{}\tquota {}\tused {used} bytes in {messages} messages", a.name, quota_text(a.quota_bytes))
+                }
+                _ => format!("{}\tquota {}", a.name, quota_text(a.quota_bytes)),
+            })?;
+        }
+        AdminCommand::Account(AccountCommand::Quota { name, set, unlimited }) => {
+            let path = format!("/accounts/{}/quota", segment(&name));
+            if set.is_some() || unlimited {
+                client.send::<_, ()>(Method::PUT, &path, Some(&NewQuota { quota_bytes: set })).await?;
+            }
+            let quota: AccountQuota = client.get(&path).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&quota)?);
+            } else {
+                println!("account:  {}", quota.account);
+                println!("quota:    {}", quota_text(quota.quota_bytes));
+                println!("used:     {} bytes in {} messages", quota.used_bytes, quota.messages);
+            }
+        }
+        AdminCommand::Domain(DomainCommand::Show { name }) => {
+            let detail: DomainDetail = client.get(&format!("/domains/{}", segment(&name))).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&detail)?);
+            } else {
+                println!("domain:   {}", detail.name);
+                // No server: a single server's domain, or a cluster's Shared Domain.
+                println!("local to: {}", detail.server.as_deref().unwrap_or("-"));
+                println!("accounts: {}", detail.accounts);
+                println!("aliases:  {}", detail.aliases);
+            }
         }
         AdminCommand::Account(AccountCommand::Show { name }) => {
             let detail: AccountDetail = client.get(&format!("/accounts/{}", segment(&name))).await?;
@@ -244,7 +301,7 @@ async fn execute(client: &Client, config: &Config, json: bool, command: AdminCom
         }
         AdminCommand::Queue(QueueCommand::Import { dir }) => {
             let dir = std::path::absolute(&dir)?;
-            let body = serde_json::json!({ "dir": dir });
+            let body = web::api::types::ImportRequest { dir: dir.clone() };
             let imported: queue::Imported = client.send(Method::POST, "/queue/import", Some(&body)).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&imported)?);

@@ -12,8 +12,10 @@ use types::DomainName;
 
 mod cluster;
 mod outbound;
+mod webmail;
 pub use cluster::{ClusterSection, DirectoryKind, DirectorySection, DynamicSection, Role};
 pub use outbound::OutboundSection;
+pub use webmail::WebmailSection;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -32,6 +34,7 @@ pub struct Config {
     pub pop3: Pop3Section,
     pub imap: ImapSection,
     pub admin: AdminSection,
+    pub webmail: WebmailSection,
     pub queue: QueueSection,
     pub outbound: OutboundSection,
     pub directory: DirectorySection,
@@ -54,6 +57,7 @@ impl Default for Config {
             pop3: Pop3Section::default(),
             imap: ImapSection::default(),
             admin: AdminSection::default(),
+            webmail: WebmailSection::default(),
             queue: QueueSection::default(),
             outbound: OutboundSection::default(),
             directory: DirectorySection::default(),
@@ -330,6 +334,7 @@ impl Config {
             bail!("outbound.connections_per_destination must be at least 1");
         }
         self.outbound.check_logins()?;
+        self.webmail.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.filter)
             .map_err(|e| anyhow::anyhow!("log.filter {:?}: {e}", self.log.filter))?;
         self.validate_cluster()?;

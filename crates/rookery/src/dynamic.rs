@@ -98,6 +98,7 @@ pub fn member_info(config: &Config, bound: &[(&str, SocketAddr)], link: Option<S
         pop3: first("pop3"),
         submission: first("submission"),
         http: first("admin"),
+        web: first("webmail"),
         queue_messages: None,
     }
 }

@@ -14,6 +14,8 @@ mod member;
 mod remote_admin;
 mod remote_mailbox;
 mod serve;
+mod web_front;
+mod webmail_listener;
 
 use admin_client::AdminCommand;
 use clap::{Parser, Subcommand};

@@ -351,8 +351,8 @@ pub async fn publish_services(config: &crate::config::Config, hosts: &Hosts) {
     }
 }
 
-/// For each of IMAP, POP3 and submission the first listen address, and
-/// the link address. An address on an unspecified IP (0.0.0.0, ::) is
+/// For each of IMAP, POP3, submission, web mail and admin the first listen
+/// address, and the link address. An address on an unspecified IP (0.0.0.0, ::) is
 /// published with the link address's IP, this member's address on the
 /// cluster network; one that gives no concrete address is left out.
 pub(crate) fn published_addresses(config: &crate::config::Config) -> ServiceAddresses {
@@ -363,6 +363,11 @@ pub(crate) fn published_addresses(config: &crate::config::Config) -> ServiceAddr
         (ServiceKind::Pop3, config.pop3.listen.first().copied()),
         (ServiceKind::Submission, config.submission.listen.first().copied()),
         (ServiceKind::Link, link),
+        // Where frontends forward this member's accounts' web requests.
+        (ServiceKind::Web, config.webmail.listen.first().copied()),
+        // Where a frontend's `/Cluster/<member>/` reaches this member's
+        // admin pages and API (CM-19).
+        (ServiceKind::Admin, config.admin.listen.first().copied()),
     ];
     let mut services = ServiceAddresses::new();
     for (kind, addr) in candidates {
@@ -487,6 +492,7 @@ pub fn directory_backends(
             (Protocol::Imap, addresses.imap),
             (Protocol::Pop3, addresses.pop3),
             (Protocol::Submission, addresses.submission),
+            (Protocol::Web, addresses.web),
         ] {
             if let Some(addr) = addr {
                 servers.insert((name.clone(), protocol), addr);
@@ -571,6 +577,9 @@ impl proxy::LocalSessions for OwnSessions {
                 let session = smtp::SmtpSession::new(self.submission.0.clone(), self.submission.1.clone(), info);
                 Box::pin(drive(stream, session, tls, shutdown))
             }
+            // Web mail is served per request by the web router (web_front),
+            // never over a line connection: nothing to run.
+            proxy::Protocol::Web => Box::pin(async move { drop(stream) }),
         }
     }
 }

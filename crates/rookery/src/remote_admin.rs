@@ -9,14 +9,20 @@ use crate::member::MemberLinks;
 use async_trait::async_trait;
 use cluster::link::{AdminError, AdminOperation, AdminReply, LinkClient};
 use cluster::{LocateError, Location, Locator};
-use std::sync::Arc;
-use std::time::Duration;
-use types::AccountName;
+use directory::HostDirectory;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use types::{AccountName, DomainName};
 use web::ApiError;
 use web::cluster::{ApiAnswer, ApiCall, ClusterAdmin, ClusterStatus, MemberInfo, MemberStatus};
 
 /// How long `members` waits for each ping.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// Counting a member's accounts reads each of its account entries in the
+/// directory, so a count (or a failure to count) is reused this long
+/// while the admin cluster picture refreshes every 2 s.
+const ACCOUNT_COUNT_TTL: Duration = Duration::from_secs(60);
 
 pub struct LinkAdmin {
     client: LinkClient,
@@ -27,11 +33,39 @@ pub struct LinkAdmin {
     me: String,
     /// A dynamic member's accounts and coordination.
     dynamic: Option<(Arc<crate::dynamic::Accounts>, String)>,
+    /// The shared directory, to count the accounts each member hosts.
+    hosts: Option<Arc<crate::member::Hosts>>,
+    /// Member -> when counted, and its account count (`None`: could not).
+    account_counts: Mutex<HashMap<String, (Instant, Option<u64>)>>,
 }
 
 impl LinkAdmin {
     pub fn new(client: LinkClient, members: MemberLinks, locator: Arc<dyn Locator>, role: Role, me: String) -> Self {
-        Self { client, members, locator, role, me, dynamic: None }
+        Self { client, members, locator, role, me, dynamic: None, hosts: None, account_counts: Mutex::default() }
+    }
+
+    /// Counts accounts per member (`hostServer`) in `hosts` for the status.
+    pub fn with_hosts(self, hosts: Option<Arc<crate::member::Hosts>>) -> Self {
+        Self { hosts, ..self }
+    }
+
+    /// How many accounts name `server` as their host, from a recent count.
+    async fn hosted_accounts(&self, server: &str) -> Option<u64> {
+        let hosts = self.hosts.as_ref()?;
+        let counts = || self.account_counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, count)) = counts().get(server)
+            && at.elapsed() < ACCOUNT_COUNT_TTL
+        {
+            return *count;
+        }
+        let name = DomainName::parse(server).ok()?;
+        let count = match tokio::time::timeout(PING_TIMEOUT, hosts.accounts_on(&name)).await {
+            Ok(Ok(accounts)) => Some(accounts.len() as u64),
+            _ => None,
+        };
+        // One entry per member: the map is as small as the cluster.
+        counts().insert(server.to_owned(), (Instant::now(), count));
+        count
     }
 
     /// A member of the dynamic cluster `cluster`.
@@ -141,16 +175,21 @@ impl LinkAdmin {
             imap: None,
             open_accounts: None,
             queue_messages: None,
+            accounts: if self.role == Role::Frontend { None } else { self.hosted_accounts(&self.me).await },
+            connections: None,
         }];
         for member in self.members().await {
+            let accounts = self.hosted_accounts(&member.name).await;
             members.push(MemberStatus {
                 name: member.name,
                 role: String::new(),
                 live: member.reachable,
+                accounts,
                 link: Some(member.link),
                 imap: None,
                 open_accounts: None,
                 queue_messages: None,
+                connections: None,
             });
         }
         ClusterStatus { kind: "static".into(), name: self.me.clone(), controller: None, members }

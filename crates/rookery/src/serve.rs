@@ -25,6 +25,11 @@ pub fn run(config_path: Option<&Path>, data: Option<PathBuf>) -> anyhow::Result<
         config.data_dir = data;
     }
     init_tracing(&config.log.filter);
+    // Before anything counts: the `metrics` calls in every crate record
+    // into this from then on (`GET /metrics` on the admin listener).
+    if let Err(e) = web::metrics::install() {
+        tracing::warn!(error = %e, "metrics are disabled: another recorder is installed");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(serve(config))
 }
@@ -150,13 +155,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 .with_registry(dynamic.as_ref().map(|parts| parts.accounts.clone()))
                 .with_peers(peers.clone());
             let mut cluster_admin =
-                LinkAdmin::new(client.clone(), members, locator.clone(), config.cluster.role, config.server_name());
+                LinkAdmin::new(client.clone(), members, locator.clone(), config.cluster.role, config.server_name())
+                    .with_hosts(hosts.clone());
             if let Some(parts) = &dynamic {
                 cluster_admin = cluster_admin.dynamic(parts.accounts.clone(), parts.cluster.to_string());
             }
             Arc::new(cluster_admin) as Arc<dyn web::cluster::ClusterAdmin>
         }),
+        link_secret: link.as_ref().map(|(_, _, secret)| secret.derive(web::forwarded_admin::PURPOSE)),
+        metrics_from: member::trusted_proxies(&config)?.1,
+        admin_pages: Default::default(),
     });
+    // Web mail session cookies are signed with a key every member derives.
+    let web_secret = link.as_ref().map(|(_, _, secret)| secret.clone());
     let mut link_server = None;
     if let Some((link, client, secret)) = link {
         let handler = member::MemberHandler {
@@ -224,22 +235,39 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Where this member's listeners are bound, for the registry of a
     // dynamic cluster.
     let mut bound = Vec::new();
+    // `/Cluster/<member>/` on the admin listener (CM-19).
+    let cluster_admin =
+        crate::web_front::admin::ClusterAdmin::new(&server.config, server.admin.clone(), hosts.clone()).map(Arc::new);
     match (server.config.cluster.role, hosts, &dynamic) {
         // A dynamic member serves the accounts it has open and proxies the
         // sessions of those open on other members (CM-13).
         (_, Some(hosts), Some(parts)) => {
             let own: Arc<dyn proxy::LocalSessions> = Arc::new(server.own_sessions());
             let others = crate::dynamic::PeerBackends::new(
-                member::directory_backends(&server.config, hosts, false)?,
+                member::directory_backends(&server.config, hosts.clone(), false)?,
                 peers.clone(),
+            );
+            let web = crate::dynamic::DynamicBackends::new(
+                parts.accounts.clone(),
+                parts.cluster.clone(),
+                crate::dynamic::PeerBackends::new(
+                    member::directory_backends(&server.config, hosts.clone(), false)?,
+                    peers.clone(),
+                ),
             );
             let lookup = crate::dynamic::DynamicBackends::new(parts.accounts.clone(), parts.cluster.clone(), others);
             let setup = server.listener_setup();
             bound =
                 member::start_frontend(&server.config, lookup, setup, Some(own), &mut tasks, &server.shutdown).await?;
+            bound.extend(server.start_web_front(Box::new(web), true, web_secret.as_ref(), &data, &mut tasks).await?);
         }
         // A frontend serves no account: its sessions go to the backends.
         (Role::Frontend, Some(hosts), None) => {
+            let web = crate::dynamic::PeerBackends::new(
+                member::directory_backends(&server.config, hosts.clone(), false)?,
+                peers.clone(),
+            );
+            server.start_web_front(Box::new(web), false, web_secret.as_ref(), &data, &mut tasks).await?;
             let lookup = crate::dynamic::PeerBackends::new(
                 member::directory_backends(&server.config, hosts, false)?,
                 peers.clone(),
@@ -251,6 +279,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         // elsewhere and serves its own in process (CM-8).
         (Role::Symmetric, Some(hosts), None) => {
             let own: Arc<dyn proxy::LocalSessions> = Arc::new(server.own_sessions());
+            let web = crate::dynamic::PeerBackends::new(
+                member::directory_backends(&server.config, hosts.clone(), true)?,
+                peers.clone(),
+            );
+            server.start_web_front(Box::new(web), true, web_secret.as_ref(), &data, &mut tasks).await?;
             let lookup = crate::dynamic::PeerBackends::new(
                 member::directory_backends(&server.config, hosts, true)?,
                 peers.clone(),
@@ -261,9 +294,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         _ => {
             server.start_pop3(&mut tasks).await?;
             server.start_imap(&mut tasks).await?;
+            let web = crate::webmail_listener::services(crate::webmail_listener::WebmailInputs {
+                config: &server.config,
+                data: &data,
+                directory: server.directory.clone(),
+                store: server.store.clone(),
+                queue: server.queue.clone(),
+                locator: server.locator.clone(),
+                secret: web_secret.as_ref(),
+            })?;
+            let web = crate::webmail_listener::start(&server.config, web, &server.tls, &mut tasks, &server.shutdown);
+            bound.extend(web.await?.into_iter().map(|addr| ("webmail", addr)));
         }
     }
-    for addr in server.start_admin(&mut tasks).await? {
+    for addr in server.start_admin(cluster_admin, &mut tasks).await? {
         bound.push(("admin", addr));
     }
     if let Some(parts) = &dynamic {
@@ -457,7 +501,40 @@ impl Server {
         Ok(())
     }
 
-    async fn start_admin(&self, tasks: &mut JoinSet<()>) -> anyhow::Result<Vec<SocketAddr>> {
+    /// The web mail listeners of a member that routes web requests
+    /// (`web_front`): to the accounts' hosts through `lookup`, and, when
+    /// `hosting`, this member's own accounts in process.
+    async fn start_web_front(
+        &self,
+        lookup: Box<dyn proxy::BackendLookup>,
+        hosting: bool,
+        secret: Option<&cluster::link::ClusterSecret>,
+        data: &Path,
+        tasks: &mut JoinSet<()>,
+    ) -> anyhow::Result<Vec<(&'static str, SocketAddr)>> {
+        let secret = secret.context("web mail routing needs cluster.link's secret")?;
+        let local = match hosting {
+            true => Some(crate::webmail_listener::services(crate::webmail_listener::WebmailInputs {
+                config: &self.config,
+                data,
+                directory: self.directory.clone(),
+                store: self.store.clone(),
+                queue: self.queue.clone(),
+                locator: self.locator.clone(),
+                secret: Some(secret),
+            })?),
+            false => None,
+        };
+        let parts = crate::web_front::parts(&self.config, lookup, secret, local, self.members.clone())?;
+        let front = Arc::new(crate::web_front::WebFront::new(parts));
+        crate::web_front::start(front, &self.config, self.tls.clone(), tasks, &self.shutdown).await
+    }
+
+    async fn start_admin(
+        &self,
+        cluster: Option<Arc<crate::web_front::admin::ClusterAdmin>>,
+        tasks: &mut JoinSet<()>,
+    ) -> anyhow::Result<Vec<SocketAddr>> {
         let services = self.admin.clone();
         let mut bound = Vec::new();
         for &addr in &self.config.admin.listen {
@@ -465,9 +542,9 @@ impl Server {
                 tokio::net::TcpListener::bind(addr).await.with_context(|| format!("admin: cannot listen on {addr}"))?;
             println!("rookery: admin listening on http://{}", listener.local_addr()?);
             bound.push(listener.local_addr()?);
-            let (services, shutdown) = (services.clone(), self.shutdown.clone());
+            let (services, shutdown, cluster) = (services.clone(), self.shutdown.clone(), cluster.clone());
             tasks.spawn(async move {
-                if let Err(e) = web::serve_admin(listener, services, shutdown).await {
+                if let Err(e) = crate::web_front::admin::serve(listener, services, cluster, shutdown).await {
                     tracing::error!(target: "web::admin", error = %e, "admin listener failed");
                 }
             });

@@ -180,6 +180,19 @@ fn members_are_administered_through_the_frontend_over_the_link() {
     let show = through_frontend(&["account", "show", "carol@shared.test"]).unwrap();
     assert!(show.contains("in 1 message"), "{show}");
 
+    // The web admin's cluster picture on the frontend: every member, live,
+    // with the accounts each backend hosts counted in the shared directory.
+    let session = common::admin_pages::log_in(frontend.ports.admin(), "postmaster@sv1.test", password.trim());
+    let svg = common::admin_pages::get(frontend.ports.admin(), "/admin/cluster.svg", &session);
+    assert_eq!(svg.status, 200, "{}", svg.body);
+    let accounts_of = |member: &str| -> u64 {
+        let box_text = svg.body.split(&format!(">{member}</text>")).nth(1).unwrap_or_default();
+        let figure = box_text.split("accounts: ").nth(1).and_then(|rest| rest.split('<').next());
+        figure.and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no account count for {member}: {}", svg.body))
+    };
+    assert!(svg.body.contains(">fe.test</text>") && !svg.body.contains("DEAD"), "{}", svg.body);
+    assert!(accounts_of("sv2.test") >= 1, "carol is hosted on sv2: {}", svg.body);
+
     // A password set through the frontend is the one her host accepts.
     through_frontend(&["account", "passwd", "carol@shared.test", "--password", "new-pw"]).unwrap();
     let mut imap = SmtpClient::connect(frontend.ports.imap()).unwrap();

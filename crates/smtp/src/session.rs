@@ -121,6 +121,8 @@ pub struct SmtpSession {
     pub(crate) helo: Option<Helo>,
     /// The account that authenticated with AUTH.
     pub(crate) account: Option<AccountName>,
+    /// Counts the session as logged in (`/metrics`) while `account` is set.
+    pub(crate) logged_in: Option<net::LoggedIn>,
     n_errors: usize,
     /// The rest of an over-long command line is still arriving.
     discarding_line: bool,
@@ -149,9 +151,19 @@ impl SmtpSession {
             state: State::Idle,
             helo: None,
             account: None,
+            logged_in: None,
             n_errors: 0,
             discarding_line: false,
             span,
+        }
+    }
+
+    /// The protocol this session speaks, as metrics label it.
+    pub(crate) fn protocol(&self) -> &'static str {
+        match self.config.role {
+            Role::Mx => "smtp",
+            Role::Submission => "submission",
+            Role::Lmtp => "lmtp",
         }
     }
 
@@ -185,6 +197,7 @@ impl SmtpSession {
         self.state = State::Idle;
         self.helo = None;
         self.account = None;
+        self.logged_in = None;
     }
 
     async fn process(&mut self, input: &mut BytesMut, out: &mut Vec<u8>) -> Step {

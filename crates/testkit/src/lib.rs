@@ -5,6 +5,7 @@
 //! [`python`] runs the real-client scripts (smtplib, poplib) against it.
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod dns;
 pub mod etcd;
 mod process;

@@ -143,6 +143,9 @@ listen = ["127.0.0.1:0"]
 [admin]
 listen = ["127.0.0.1:0"]
 
+[webmail]
+listen = ["127.0.0.1:0"]
+
 [store]
 fsync = {fsync}
 

@@ -100,6 +100,12 @@ pub struct MemberStatus {
     /// Accounts it has open (dynamic).
     pub open_accounts: Option<u64>,
     pub queue_messages: Option<u64>,
+    /// Accounts whose `hostServer` is this member (static clusters).
+    #[serde(default)]
+    pub accounts: Option<u64>,
+    /// Client connections it serves now, all protocols together.
+    #[serde(default)]
+    pub connections: Option<u64>,
 }
 
 /// The owner of one account: `GET /api/v1/cluster/owners/{account}`.
@@ -285,7 +291,7 @@ async fn into_call(request: Request) -> Result<ApiCall, ApiError> {
     let path = request.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
     let body = to_bytes(request.into_body(), MAX_FORWARDED_BODY)
         .await
-        .map_err(|_| ApiError::BadRequest(format!("request body over {MAX_FORWARDED_BODY} bytes")))?;
+        .map_err(|_| ApiError::PayloadTooLarge(format!("request body over {MAX_FORWARDED_BODY} bytes")))?;
     let body = if body.is_empty() {
         None
     } else {

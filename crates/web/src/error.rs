@@ -15,6 +15,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("authentication required")]
     Unauthorized,
+    /// A request body over the API's limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// Another cluster member is needed and cannot be reached now.
     #[error("{0}")]
     Unavailable(String),
@@ -29,6 +32,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -61,7 +65,12 @@ impl From<DirectoryError> for ApiError {
 
 impl From<store::StoreError> for ApiError {
     fn from(e: store::StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            // Being moved, or served by another member now: asking again
+            // later (or of its host) works.
+            store::StoreError::Frozen(_) | store::StoreError::NotOwned(_) => ApiError::Unavailable(e.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 

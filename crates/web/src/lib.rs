@@ -8,6 +8,10 @@ pub mod api;
 mod auth;
 pub mod cluster;
 mod error;
+pub mod forwarded_admin;
+pub mod metrics;
+pub mod openapi;
+pub mod pages;
 
 use axum::Router;
 use directory::Directory;
@@ -26,6 +30,14 @@ pub struct AdminServices {
     pub main_domain: DomainName,
     /// The cluster this server is a member of; `None` on a single server.
     pub cluster: Option<Arc<dyn cluster::ClusterAdmin>>,
+    /// Key derived from the cluster link's secret that frontends sign
+    /// [`forwarded_admin::HEADER`] with; `None` on a single server.
+    pub link_secret: Option<Vec<u8>>,
+    /// The admin pages' sessions and login limits (in memory, this member only).
+    pub admin_pages: pages::PageState,
+    /// Who may scrape `/metrics` without a login besides loopback: the
+    /// cluster's allow-listed members (empty on a single server).
+    pub metrics_from: net::TrustedProxies,
 }
 
 impl AdminServices {
@@ -59,7 +71,21 @@ pub fn admin_router(services: Arc<AdminServices>) -> Router {
         // Layers run outside in: the login is checked before anything is
         // forwarded to another member.
         .layer(axum::middleware::from_fn_with_state(services.clone(), cluster::route_to_host))
+        .layer(axum::middleware::from_fn(api::json_errors))
         .layer(axum::middleware::from_fn_with_state(services.clone(), auth::require_admin))
+        // Added after the login layer, so outside it: the document holds
+        // no data, and /metrics checks who asks itself.
+        .route("/api/openapi.json", axum::routing::get(openapi::serve))
+        .route(
+            "/metrics",
+            axum::routing::get(metrics::scrape)
+                .layer(axum::middleware::from_fn_with_state(services.clone(), metrics::open_or_admin)),
+        )
+        // The pages check their own login (a session cookie, not Basic).
+        .merge(pages::router(services.clone()))
+        // Last, so that no layer above (the pages' login redirect) answers
+        // for a path nobody serves.
+        .fallback(api::unknown_path)
         .with_state(services)
 }
 
@@ -69,7 +95,9 @@ pub async fn serve_admin(
     services: Arc<AdminServices>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, admin_router(services))
+    // The peer address is what /metrics admits without a login.
+    let app = admin_router(services).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         })

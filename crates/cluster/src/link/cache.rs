@@ -44,19 +44,29 @@ impl Cache {
     }
 
     /// The most recently used idle connection that still looks alive; dead
-    /// and stale ones met on the way are closed.
+    /// and stale ones met on the way are closed. Counted as a hit or a
+    /// miss of the cache, per peer (`/metrics`).
     pub fn take(&self, peer: SocketAddr) -> Option<Conn> {
+        let conn = self.take_alive(peer);
+        let outcome = if conn.is_some() { "rookery_link_cache_hits_total" } else { "rookery_link_cache_misses_total" };
+        metrics::counter!(outcome, "peer" => peer.to_string()).increment(1);
+        conn
+    }
+
+    fn take_alive(&self, peer: SocketAddr) -> Option<Conn> {
         let mut peers = self.peers.lock().ok()?;
         let entry = peers.get_mut(&peer)?;
         while let Some(idle) = entry.idle.pop_back() {
             if idle.since.elapsed() < self.max_idle && idle.conn.looks_alive() {
                 entry.stats.idle = entry.idle.len();
+                idle_gauge(peer, entry.idle.len());
                 return Some(idle.conn);
             }
             entry.stats.discarded += 1;
             tracing::debug!(target: "cluster::link", peer = %peer, "discarded a dead or stale cached connection");
         }
         entry.stats.idle = 0;
+        idle_gauge(peer, 0);
         None
     }
 
@@ -73,9 +83,11 @@ impl Cache {
             tracing::debug!(target: "cluster::link", peer = %peer, "connection cache full: closed the oldest idle connection");
         }
         entry.stats.idle = entry.idle.len();
+        idle_gauge(peer, entry.idle.len());
     }
 
     pub fn opened(&self, peer: SocketAddr) {
+        metrics::counter!("rookery_link_connections_opened_total", "peer" => peer.to_string()).increment(1);
         if let Ok(mut peers) = self.peers.lock() {
             peers.entry(peer).or_default().stats.opened += 1;
         }
@@ -84,4 +96,9 @@ impl Cache {
     pub fn stats(&self, peer: SocketAddr) -> CacheStats {
         self.peers.lock().ok().and_then(|peers| peers.get(&peer).map(|p| p.stats)).unwrap_or_default()
     }
+}
+
+/// `rookery_link_connections_idle{peer}`: the pool of one peer, as it is now.
+fn idle_gauge(peer: SocketAddr, idle: usize) {
+    metrics::gauge!("rookery_link_connections_idle", "peer" => peer.to_string()).set(idle as f64);
 }

@@ -197,6 +197,13 @@ impl ClusterSecret {
     pub(crate) fn key(&self) -> &hmac::Key {
         &self.key
     }
+
+    /// A key for another use of the shared secret (web admin forwarding,
+    /// web session cookies): HMAC-SHA256(secret, purpose). Every member
+    /// derives the same bytes, and the link's own key is never handed out.
+    pub fn derive(&self, purpose: &str) -> Vec<u8> {
+        hmac::sign(&self.key, purpose.as_bytes()).as_ref().to_vec()
+    }
 }
 
 impl std::fmt::Debug for ClusterSecret {

@@ -234,8 +234,17 @@ impl<H: HostDirectory> CachedHosts<H> {
 
     fn cached(&self, account: &AccountName, now: Instant) -> Option<Option<DomainName>> {
         let state = self.state.lock();
-        let entry = state.entries.get(account)?;
-        (now.saturating_duration_since(entry.fetched_at) < self.limits.ttl).then(|| entry.host.clone())
+        let fresh = state
+            .entries
+            .get(account)
+            .filter(|entry| now.saturating_duration_since(entry.fetched_at) < self.limits.ttl);
+        let counter = if fresh.is_some() {
+            "rookery_directory_host_cache_hits_total"
+        } else {
+            "rookery_directory_host_cache_misses_total"
+        };
+        metrics::counter!(counter).increment(1);
+        fresh.map(|entry| entry.host.clone())
     }
 
     fn insert(&self, account: &AccountName, host: Option<DomainName>, now: Instant) {

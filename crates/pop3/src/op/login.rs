@@ -90,6 +90,7 @@ impl Pop3Session {
         tracing::info!(target: "pop3", messages = count, "logged in");
         write_ok(out, format_args!("{account} has {count} messages ({size} octets)"));
         self.state = State::Transaction(maildrop);
+        self.logged_in = Some(net::LoggedIn::new("pop3"));
         Step::Continue
     }
 

@@ -157,6 +157,10 @@ pub struct ServiceAddresses {
     pub imap: Option<SocketAddr>,
     pub pop3: Option<SocketAddr>,
     pub submission: Option<SocketAddr>,
+    /// The backend's web mail listener, where frontends forward requests.
+    pub web: Option<SocketAddr>,
+    /// The backend's admin listener, for `/Cluster/<member>/` (CM-19).
+    pub admin: Option<SocketAddr>,
 }
 
 impl Default for ClusterSection {

@@ -16,17 +16,19 @@ pub enum Service {
     Pop3,
     Imap,
     Admin,
+    Web,
     Link,
 }
 
 impl Service {
-    pub const ALL: [Service; 7] = [
+    pub const ALL: [Service; 8] = [
         Service::Smtp,
         Service::Submission,
         Service::Lmtp,
         Service::Pop3,
         Service::Imap,
         Service::Admin,
+        Service::Web,
         Service::Link,
     ];
 
@@ -38,6 +40,7 @@ impl Service {
             Service::Pop3 => 110,
             Service::Imap => 143,
             Service::Admin => 80,
+            Service::Web => 100,
             Service::Link => 44,
         }
     }
@@ -51,6 +54,7 @@ impl Service {
             Service::Pop3 => "pop3",
             Service::Imap => "imap",
             Service::Admin => "admin",
+            Service::Web => "webmail",
             Service::Link => "link",
         }
     }

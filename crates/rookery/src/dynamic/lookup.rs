@@ -76,6 +76,7 @@ fn service(info: &coord::MemberInfo, protocol: Protocol) -> Option<std::net::Soc
         Protocol::Imap => info.imap,
         Protocol::Pop3 => info.pop3,
         Protocol::Submission => info.submission,
+        Protocol::Web => info.web,
     }
 }
 

@@ -22,6 +22,8 @@ pub async fn of_dynamic(accounts: &Accounts, cluster: &str) -> Result<ClusterSta
             link: info.link.map(|addr| addr.to_string()),
             imap: info.imap.map(|addr| addr.to_string()),
             queue_messages: info.queue_messages,
+            accounts: None,
+            connections: None,
             name,
         })
         .collect();

@@ -1,8 +1,11 @@
 //! Shared by the integration tests: a started server with a few accounts.
 #![allow(dead_code)]
 
+pub mod admin_pages;
 pub mod cluster;
 pub mod dynamic;
+pub mod metrics;
+pub mod web;
 
 use testkit::{TestServer, TestServerOptions};
 

@@ -130,6 +130,7 @@ impl SmtpSession {
                 tracing::debug!(target: "smtp::auth", account = %record.name, "authenticated");
                 self.span.record("account", tracing::field::display(&record.name));
                 self.account = Some(record.name);
+                self.logged_in = Some(net::LoggedIn::new(self.protocol()));
                 write_reply(out, 235, "2.7.0", "authentication successful");
             }
             Ok(None) => {

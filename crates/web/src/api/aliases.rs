@@ -29,6 +29,19 @@ pub async fn add(State(s): State<Arc<AdminServices>>, Json(body): Json<NewAlias>
     Ok(StatusCode::CREATED)
 }
 
+pub async fn show(
+    State(s): State<Arc<AdminServices>>,
+    Path(alias): Path<String>,
+) -> Result<Json<AliasRecord>, ApiError> {
+    let alias = AccountName::parse(&alias, Some(&s.main_domain))?;
+    let aliases = s.directory.aliases(Some(alias.domain())).await?;
+    aliases
+        .into_iter()
+        .find(|a| a.alias == alias)
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("unknown alias {alias}")))
+}
+
 pub async fn remove(State(s): State<Arc<AdminServices>>, Path(alias): Path<String>) -> Result<StatusCode, ApiError> {
     let alias = AccountName::parse(&alias, Some(&s.main_domain))?;
     s.directory.remove_alias(&alias).await?;

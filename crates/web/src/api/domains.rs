@@ -1,4 +1,4 @@
-use super::types::NewDomain;
+use super::types::{DomainDetail, NewDomain};
 use crate::{AdminServices, ApiError};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -11,6 +11,21 @@ use types::DomainName;
 /// Shared Domain or on a single server).
 pub async fn list(State(s): State<Arc<AdminServices>>) -> Result<Json<Vec<DomainRecord>>, ApiError> {
     Ok(Json(s.directory.domain_records().await?))
+}
+
+/// One domain with who serves it and how many accounts and aliases it has.
+pub async fn show(
+    State(s): State<Arc<AdminServices>>,
+    Path(domain): Path<String>,
+) -> Result<Json<DomainDetail>, ApiError> {
+    let domain = DomainName::parse(&domain)?;
+    if !s.directory.has_domain(&domain).await? {
+        return Err(ApiError::NotFound(format!("unknown domain {domain}")));
+    }
+    let server = s.directory.domain_server(&domain).await?.map(|server| server.to_string());
+    let accounts = s.directory.accounts(&domain).await?.len() as u64;
+    let aliases = s.directory.aliases(Some(&domain)).await?.len() as u64;
+    Ok(Json(DomainDetail { name: domain.to_string(), server, accounts, aliases }))
 }
 
 /// On a single server every domain is its own. In a cluster, `shared`

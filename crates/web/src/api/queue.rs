@@ -1,8 +1,9 @@
+use super::types::ImportRequest;
 use crate::{AdminServices, ApiError};
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use queue::{Imported, QueueEntry, QueueError, QueueId};
-use serde::Deserialize;
 use std::sync::Arc;
 
 pub async fn list(State(s): State<Arc<AdminServices>>) -> Json<Vec<QueueEntry>> {
@@ -32,14 +33,9 @@ pub async fn act(
     Ok(Json(s.queue.get(id)))
 }
 
-pub async fn delete(State(s): State<Arc<AdminServices>>, Path(id): Path<String>) -> Result<(), ApiError> {
-    s.queue.delete(parse(&id)?).await.map_err(error)
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ImportRequest {
-    /// The spool directory of the failed server, as this server sees it.
-    pub dir: std::path::PathBuf,
+pub async fn delete(State(s): State<Arc<AdminServices>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    s.queue.delete(parse(&id)?).await.map_err(error)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn import(

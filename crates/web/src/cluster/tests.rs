@@ -55,6 +55,8 @@ impl ClusterAdmin for FakeCluster {
             imap: None,
             open_accounts: None,
             queue_messages: Some(0),
+            accounts: None,
+            connections: None,
         };
         Ok(ClusterStatus {
             kind: "static".into(),
@@ -95,6 +97,9 @@ async fn fixture(hosts_accounts: bool) -> Fixture {
         queue,
         main_domain: main,
         cluster: Some(cluster.clone() as Arc<dyn ClusterAdmin>),
+        link_secret: None,
+        metrics_from: net::TrustedProxies::default(),
+        admin_pages: Default::default(),
     });
     Fixture { _dir: dir, services, cluster }
 }
@@ -234,4 +239,27 @@ async fn a_forwarded_call_runs_without_login_and_is_never_sent_on() {
     let answer =
         call_local(f.services.clone(), ApiCall { method: "GET".into(), path: "/etc/passwd".into(), body: None }).await;
     assert_eq!(answer.status, 400);
+}
+
+#[tokio::test]
+async fn quota_calls_go_to_the_host_and_forwarded_bodies_are_bounded() {
+    let f = fixture(true).await;
+    let (status, _) = call(&f, ADMIN, "GET", "/api/v1/accounts/remote1@shared.test/quota", None).await;
+    assert_eq!(status, 201, "the fake host's answer");
+    let forwarded = f.cluster.forwarded.lock().unwrap().clone();
+    assert_eq!(forwarded[0].1.path, "/api/v1/accounts/remote1@shared.test/quota");
+    // A body too big to forward is refused here, as JSON.
+    let huge = format!(r#"{{"quota_bytes": 1, "pad": "{}"}}"#, "x".repeat(MAX_FORWARDED_BODY));
+    let (status, body) = call(&f, ADMIN, "PUT", "/api/v1/accounts/remote1@shared.test/quota", Some(&huge)).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("\"error\""), "{body}");
+    assert_eq!(f.cluster.forwarded.lock().unwrap().len(), 1);
+    // A call run here for another member gets this member's body limit.
+    let big = format!(r#"{{"name": "{}"}}"#, "a".repeat(crate::api::MAX_BODY));
+    let answer = call_local(
+        f.services.clone(),
+        ApiCall { method: "POST".into(), path: "/api/v1/domains".into(), body: Some(big) },
+    )
+    .await;
+    assert_eq!(answer.status, 413, "{}", answer.body);
 }

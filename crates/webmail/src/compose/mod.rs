@@ -1,0 +1,24 @@
+//! Compose, reply, forward and send. Address checks (`address`), the
+//! reply/forward prefill (`prefill`), building the message (`build`) and
+//! reading the form (`form`) are pure or nearly so and unit-tested; `page`
+//! shows the form and `send` queues the message and keeps a copy.
+
+pub mod address;
+pub mod build;
+mod form;
+mod page;
+pub mod prefill;
+mod send;
+
+pub use send::SENT;
+
+use crate::WebmailServices;
+use axum::Router;
+use axum::routing::get;
+use std::sync::Arc;
+
+/// The routes of the compose pages, merged into [`crate::router`]. The
+/// router's body limit (`max_upload`) applies to the POST while it streams.
+pub fn routes() -> Router<Arc<WebmailServices>> {
+    Router::new().route("/compose", get(page::form).post(send::send))
+}
