@@ -195,7 +195,9 @@ impl WebFront {
         client: &ClientFacts,
         unknown: Unknown,
     ) -> Response {
-        loop {
+        // A lookup that keeps answering "ask again" must not hold the
+        // request forever: a takeover needs one new answer, rarely two.
+        for _ in 0..MAX_TAKEOVERS {
             let backend = match self.lookup.backend(account, Protocol::Web).await {
                 Ok(Some(backend)) => backend,
                 Ok(None) => {
@@ -235,8 +237,14 @@ impl WebFront {
                 }
             }
         }
+        tracing::warn!(target: "webmail::front", %account, "no reachable backend after {MAX_TAKEOVERS} tries");
+        unavailable::response()
     }
 }
+
+/// How many backends one request tries (the first and those the lookup
+/// names after a takeover).
+const MAX_TAKEOVERS: usize = 3;
 
 async fn handle(State(front): State<Arc<WebFront>>, request: Request) -> Response {
     front.handle(request).await

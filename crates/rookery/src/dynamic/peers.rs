@@ -78,7 +78,9 @@ impl PeerClusters {
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(members) = peer.registry(true).await
-                && !members.iter().any(|(_, info)| [info.imap, info.pop3, info.submission].contains(&Some(addr)))
+                && !members
+                    .iter()
+                    .any(|(_, info)| [info.imap, info.pop3, info.submission, info.web].contains(&Some(addr)))
             {
                 return true;
             }

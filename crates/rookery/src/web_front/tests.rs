@@ -294,7 +294,7 @@ async fn a_request_without_a_body_waits_for_the_new_owner_when_the_old_one_is_do
         reported: AtomicUsize::new(0),
     });
     let front = Arc::new(WebFront::new(WebFrontParts {
-        lookup: Box::new(SharedLookup(lookup.clone())),
+        lookup: Box::new(Shared(lookup.clone())),
         key: CookieKey::derive(SECRET),
         main_domain: domain(),
         proxies: net::TrustedProxies::default(),
@@ -324,11 +324,11 @@ async fn a_request_without_a_body_waits_for_the_new_owner_when_the_old_one_is_do
     assert_eq!(survivor.hits.load(Ordering::SeqCst), 1);
 }
 
-/// Lets the test keep a handle on the lookup it gives away.
-struct SharedLookup(Arc<FailingOver>);
+/// Lets a test keep a handle on the lookup it gives away.
+struct Shared<L>(Arc<L>);
 
 #[async_trait::async_trait]
-impl BackendLookup for SharedLookup {
+impl<L: BackendLookup> BackendLookup for Shared<L> {
     async fn backend(&self, account: &AccountName, protocol: Protocol) -> Result<Option<Backend>, proxy::LookupError> {
         self.0.backend(account, protocol).await
     }
@@ -336,4 +336,44 @@ impl BackendLookup for SharedLookup {
     async fn unreachable(&self, account: &AccountName, backend: Backend) -> bool {
         self.0.unreachable(account, backend).await
     }
+}
+
+/// A lookup that always says "ask again" (a broken registry) and names a
+/// dead backend each time.
+struct NeverTakenOver {
+    dead: SocketAddr,
+    asked: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl BackendLookup for NeverTakenOver {
+    async fn backend(&self, _: &AccountName, _: Protocol) -> Result<Option<Backend>, proxy::LookupError> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        Ok(Some(Backend::There(self.dead)))
+    }
+
+    async fn unreachable(&self, _: &AccountName, _: Backend) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn a_lookup_that_keeps_saying_ask_again_does_not_hold_the_request_forever() {
+    let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let lookup = Arc::new(NeverTakenOver { dead, asked: AtomicUsize::new(0) });
+    let front = Arc::new(WebFront::new(WebFrontParts {
+        lookup: Box::new(Shared(lookup.clone())),
+        key: CookieKey::derive(SECRET),
+        main_domain: domain(),
+        proxies: net::TrustedProxies::default(),
+        members: net::TrustedProxies::default(),
+        local: None,
+        source: None,
+    }));
+    let key = CookieKey::derive(SECRET);
+    let (status, _, _) =
+        send(&front, get("/mail/INBOX").header(header::COOKIE, cookie("alice@test.example", &key)), Body::empty())
+            .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(lookup.asked.load(Ordering::SeqCst), MAX_TAKEOVERS);
 }

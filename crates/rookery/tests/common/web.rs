@@ -15,8 +15,11 @@ pub fn deliver(smtp: SocketAddr, to: &str, subject: &str, body: &str) {
     assert!(c.command("MAIL FROM:<sender@remote.example>").unwrap().starts_with("250"));
     assert!(c.command(&format!("RCPT TO:<{to}>")).unwrap().starts_with("250"));
     assert!(c.command("DATA").unwrap().starts_with("354"));
-    let message =
-        format!("From: Sender <sender@remote.example>\r\nTo: {to}\r\nSubject: {subject}\r\n\r\n{body}\r\n.\r\n");
+    // A fixed date: the pages (and the screenshots) show one.
+    let date = "Sun, 22 Nov 2026 09:30:00 +0000";
+    let message = format!(
+        "From: Sender <sender@remote.example>\r\nTo: {to}\r\nSubject: {subject}\r\nDate: {date}\r\n\r\n{body}\r\n.\r\n"
+    );
     c.send(message.as_bytes()).unwrap();
     let reply = c.reply().unwrap();
     assert!(reply.starts_with("250"), "{reply}");
