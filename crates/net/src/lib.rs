@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod driver;
+pub mod http;
 pub mod keepalive;
 pub mod listener;
 pub mod logged_in;

@@ -40,6 +40,8 @@ pub struct Listener {
     /// e.g. `421 4.7.0 too many connections\r\n` for SMTP.
     busy_reply: &'static [u8],
     proxies: TrustedProxies,
+    /// Peers counted in the total but not per IP (see [`Listener::exempt_per_ip`]).
+    exempt: TrustedProxies,
 }
 
 impl Listener {
@@ -51,7 +53,27 @@ impl Listener {
         busy_reply: &'static [u8],
     ) -> std::io::Result<Self> {
         let tcp = TcpListener::bind(addr).await?;
-        Ok(Self { tcp, protocol, tls, limits, busy_reply, proxies: TrustedProxies::default() })
+        Ok(Self::from_tcp(tcp, protocol, tls, limits, busy_reply))
+    }
+
+    /// [`Listener::bind`] for a socket already bound.
+    pub fn from_tcp(
+        tcp: TcpListener,
+        protocol: &'static str,
+        tls: TlsMode,
+        limits: ListenerLimits,
+        busy_reply: &'static [u8],
+    ) -> Self {
+        let none = TrustedProxies::default();
+        Self { tcp, protocol, tls, limits, busy_reply, proxies: none.clone(), exempt: none }
+    }
+
+    /// Connections from `peers` count against the total but not against
+    /// their own address' limit: cluster members forwarding HTTP requests
+    /// for many clients (naming each in `X-Forwarded-For`, not in a PROXY
+    /// header) would otherwise be refused as one busy client.
+    pub fn exempt_per_ip(self, peers: TrustedProxies) -> Self {
+        Self { exempt: peers, ..self }
     }
 
     /// Connections from `proxies` must start with a PROXY protocol header
@@ -126,7 +148,8 @@ impl Listener {
                 };
                 tokio::spawn(serve_proxied(shared.clone(), stream, peer, slot, shutdown.clone()));
             } else {
-                let Some(slot) = shared.counts.admit(Some(peer.ip()), &shared.limits) else {
+                let counted_ip = (!self.exempt.contains(peer.ip())).then_some(peer.ip());
+                let Some(slot) = shared.counts.admit(counted_ip, &shared.limits) else {
                     tracing::debug!(target: "net::listener", protocol = shared.protocol, client.addr = %peer, "over a connection limit");
                     tokio::spawn(refuse(stream, shared.busy_reply));
                     continue;

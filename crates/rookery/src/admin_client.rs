@@ -426,15 +426,19 @@ async fn cluster(client: &Client, json: bool, command: crate::cluster_admin::Clu
             println!("{} cluster {}", status.kind, status.name);
             println!("controller: {}", status.controller.as_deref().unwrap_or("-"));
             let figure = |n: Option<u64>| n.map_or_else(|| "-".to_owned(), |n| n.to_string());
-            println!("{:<28} {:<10} {:<5} {:>13} {:>6}  link", "member", "role", "live", "open accounts", "queue");
+            println!(
+                "{:<28} {:<10} {:<5} {:>13} {:>6} {:>11}  link",
+                "member", "role", "live", "open accounts", "queue", "connections"
+            );
             for m in &status.members {
                 println!(
-                    "{:<28} {:<10} {:<5} {:>13} {:>6}  {}",
+                    "{:<28} {:<10} {:<5} {:>13} {:>6} {:>11}  {}",
                     m.name,
                     if m.role.is_empty() { "-" } else { &m.role },
                     if m.live { "yes" } else { "no" },
                     figure(m.open_accounts),
                     figure(m.queue_messages),
+                    figure(m.connections),
                     m.link.as_deref().unwrap_or("-")
                 );
             }

@@ -11,14 +11,20 @@ use cluster::link::{AdminError, AdminOperation, AdminReply, LinkClient};
 use cluster::{LocateError, Location, Locator};
 use directory::HostDirectory;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use types::{AccountName, DomainName};
 use web::ApiError;
+use web::api::server::{self, ServerStatus};
 use web::cluster::{ApiAnswer, ApiCall, ClusterAdmin, ClusterStatus, MemberInfo, MemberStatus};
 
 /// How long `members` waits for each ping.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the cluster status waits for each member's own figures: the
+/// admin picture refreshes every 2 s, and a dead member must show as dead
+/// rather than hold the page up.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
 /// Counting a member's accounts reads each of its account entries in the
 /// directory, so a count (or a failure to count) is reused this long
 /// while the admin cluster picture refreshes every 2 s.
@@ -139,6 +145,10 @@ impl ClusterAdmin for LinkAdmin {
         self.me.clone()
     }
 
+    fn role(&self) -> Option<String> {
+        Some(role_name(self.role))
+    }
+
     fn is_here(&self, server: &str) -> bool {
         server.eq_ignore_ascii_case(&self.me)
             || self.dynamic.as_ref().is_some_and(|(_, cluster)| server.eq_ignore_ascii_case(cluster))
@@ -146,7 +156,11 @@ impl ClusterAdmin for LinkAdmin {
 
     async fn status(&self) -> Result<ClusterStatus, ApiError> {
         match &self.dynamic {
-            Some((accounts, cluster)) => crate::dynamic::status::of_dynamic(accounts, cluster).await,
+            Some((accounts, cluster)) => {
+                let mut status = crate::dynamic::status::of_dynamic(accounts, cluster).await?;
+                self.ask_registered(&mut status).await;
+                Ok(status)
+            }
             None => Ok(self.static_status().await),
         }
     }
@@ -163,35 +177,99 @@ impl ClusterAdmin for LinkAdmin {
     }
 }
 
+fn role_name(role: Role) -> String {
+    format!("{role:?}").to_lowercase()
+}
+
+/// What a member said when asked for its own figures.
+enum Asked {
+    /// It answered on the link; with its figures unless it is a member
+    /// that does not know the call yet.
+    Answered(Option<ServerStatus>),
+    /// Not reachable on the link within [`STATUS_TIMEOUT`].
+    Unreachable,
+}
+
+/// Asks the member at `addr` for `GET /api/v1/server/status`, over the
+/// link's admin path (run there without a login: the link is authenticated).
+async fn ask_figures(client: LinkClient, addr: SocketAddr) -> Asked {
+    let operation = AdminOperation::Api { method: "GET".into(), path: server::PATH.into(), json: None };
+    match tokio::time::timeout(STATUS_TIMEOUT, client.admin(addr, operation)).await {
+        Ok(Ok(Ok(AdminReply::Api { status: 200, json }))) => Asked::Answered(serde_json::from_str(&json).ok()),
+        Ok(Ok(_)) => Asked::Answered(None),
+        Ok(Err(_)) | Err(_) => Asked::Unreachable,
+    }
+}
+
 impl LinkAdmin {
+    /// Every other member's own figures, asked all at once: the slowest
+    /// answer (at most [`STATUS_TIMEOUT`]) bounds the wait, not their sum.
+    async fn ask_all(&self, members: Vec<(String, SocketAddr)>) -> HashMap<String, Asked> {
+        let mut asks = tokio::task::JoinSet::new();
+        for (name, addr) in members {
+            let client = self.client.clone();
+            asks.spawn(async move { (name, ask_figures(client, addr).await) });
+        }
+        asks.join_all().await.into_iter().collect()
+    }
+
+    /// A dynamic cluster: the registered members' live figures, asked over
+    /// the link at the addresses they registered. The queue size in etcd is
+    /// what the member last published; its own answer is newer.
+    async fn ask_registered(&self, status: &mut ClusterStatus) {
+        let others = status
+            .members
+            .iter()
+            .filter(|m| !m.name.eq_ignore_ascii_case(&self.me))
+            .filter_map(|m| Some((m.name.clone(), m.link.as_deref()?.parse().ok()?)))
+            .collect();
+        let mut answers = self.ask_all(others).await;
+        for member in &mut status.members {
+            if let Some(Asked::Answered(Some(figures))) = answers.remove(&member.name) {
+                member.apply(&figures);
+            }
+        }
+    }
+
     /// A static cluster: this member and the others it knows, pinged.
+    /// Each other member is asked for its own figures; one that does not
+    /// answer in time is dead. (This member's figures are filled in by the
+    /// web crate, which counts them here.)
     async fn static_status(&self) -> ClusterStatus {
-        let role = |role: Role| format!("{role:?}").to_lowercase();
         let mut members = vec![MemberStatus {
             name: self.me.clone(),
-            role: role(self.role),
+            role: role_name(self.role),
             live: true,
-            link: None,
-            imap: None,
-            open_accounts: None,
-            queue_messages: None,
             accounts: if self.role == Role::Frontend { None } else { self.hosted_accounts(&self.me).await },
-            connections: None,
+            ..MemberStatus::default()
         }];
-        for member in self.members().await {
-            let accounts = self.hosted_accounts(&member.name).await;
-            members.push(MemberStatus {
-                name: member.name,
-                role: String::new(),
-                live: member.reachable,
-                accounts,
-                link: Some(member.link),
-                imap: None,
-                open_accounts: None,
-                queue_messages: None,
-                connections: None,
-            });
+        let others: Vec<(String, SocketAddr)> =
+            self.members.all().await.into_iter().filter(|(name, _)| !name.eq_ignore_ascii_case(&self.me)).collect();
+        let links: Vec<(String, SocketAddr)> = others.clone();
+        // The account counts (cached, read from the directory) while the members answer.
+        let count_all = async {
+            let mut counts = HashMap::new();
+            for (name, _) in &links {
+                counts.insert(name.clone(), self.hosted_accounts(name).await);
+            }
+            counts
+        };
+        let (mut answers, mut counts) = tokio::join!(self.ask_all(others), count_all);
+        for (name, addr) in links {
+            let asked = answers.remove(&name).unwrap_or(Asked::Unreachable);
+            let mut member = MemberStatus {
+                live: matches!(asked, Asked::Answered(_)),
+                accounts: counts.remove(&name).flatten(),
+                link: Some(addr.to_string()),
+                name,
+                ..MemberStatus::default()
+            };
+            if let Asked::Answered(Some(figures)) = &asked {
+                member.apply(figures);
+            }
+            members.push(member);
         }
+        members[1..].sort_by(|a, b| a.name.cmp(&b.name));
         ClusterStatus { kind: "static".into(), name: self.me.clone(), controller: None, members }
     }
 }

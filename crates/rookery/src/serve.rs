@@ -537,17 +537,15 @@ impl Server {
     ) -> anyhow::Result<Vec<SocketAddr>> {
         let services = self.admin.clone();
         let mut bound = Vec::new();
+        let options = crate::webmail_listener::http_options(&self.config)?;
         for &addr in &self.config.admin.listen {
             let listener =
                 tokio::net::TcpListener::bind(addr).await.with_context(|| format!("admin: cannot listen on {addr}"))?;
             println!("rookery: admin listening on http://{}", listener.local_addr()?);
             bound.push(listener.local_addr()?);
             let (services, shutdown, cluster) = (services.clone(), self.shutdown.clone(), cluster.clone());
-            tasks.spawn(async move {
-                if let Err(e) = crate::web_front::admin::serve(listener, services, cluster, shutdown).await {
-                    tracing::error!(target: "web::admin", error = %e, "admin listener failed");
-                }
-            });
+            let options = options.clone();
+            tasks.spawn(crate::web_front::admin::serve(listener, services, cluster, options, shutdown));
         }
         Ok(bound)
     }

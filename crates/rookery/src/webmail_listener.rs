@@ -64,6 +64,18 @@ pub fn services(inputs: WebmailInputs<'_>) -> anyhow::Result<Arc<WebmailServices
     Ok(Arc::new(services))
 }
 
+/// The bounds of this member's HTTP listeners (web mail and admin): the
+/// `[limits]` connection caps, with the cluster's members exempt from the
+/// per-IP cap since they forward requests for many clients.
+pub fn http_options(config: &Config) -> anyhow::Result<net::http::ListenOptions> {
+    let (_, members) = crate::member::trusted_proxies(config)?;
+    let limits = net::ListenerLimits {
+        max_connections: config.limits.max_connections,
+        max_per_ip: config.limits.max_connections_per_ip,
+    };
+    Ok(net::http::ListenOptions { limits, exempt_per_ip: members, http: net::http::HttpLimits::default() })
+}
+
 /// Starts `[webmail] listen` and `listen_tls`; returns the bound addresses.
 pub async fn start(
     config: &Config,
@@ -73,6 +85,7 @@ pub async fn start(
     shutdown: &watch::Receiver<bool>,
 ) -> anyhow::Result<Vec<SocketAddr>> {
     let mut bound = Vec::new();
+    let options = http_options(config)?;
     let section = &config.webmail;
     let listeners = section.listen.iter().map(|addr| (addr, false)).chain(section.listen_tls.iter().map(|a| (a, true)));
     for (&addr, secure) in listeners {
@@ -82,17 +95,9 @@ pub async fn start(
         let scheme = if secure { "https" } else { "http" };
         println!("rookery: webmail listening on {scheme}://{local}");
         bound.push(local);
-        let (services, shutdown, tls) = (services.clone(), shutdown.clone(), tls.clone());
-        tasks.spawn(async move {
-            let served = if secure {
-                webmail::serve_tls(listener, tls, services, shutdown).await
-            } else {
-                webmail::serve(listener, services, shutdown).await
-            };
-            if let Err(error) = served {
-                tracing::error!(target: "webmail", %error, "web mail listener failed");
-            }
-        });
+        let (app, shutdown, options) = (webmail::router(services.clone()), shutdown.clone(), options.clone());
+        let tls = secure.then(|| tls.clone());
+        tasks.spawn(async move { webmail::listen::serve_app(listener, tls, app, &options, shutdown).await });
     }
     Ok(bound)
 }

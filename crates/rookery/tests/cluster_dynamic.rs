@@ -197,6 +197,13 @@ fn concurrent_delivery_through_every_member_on_a_three_node_etcd() {
     }
     let controller = status.lines().find_map(|l| l.strip_prefix("controller: ")).unwrap().trim().to_owned();
     assert!(all.iter().any(|m| m.name == controller), "{status}");
+    // Every member's live figures, each asked of it over the link (etcd
+    // holds only what it last published, and no connection counts).
+    let status: serde_json::Value =
+        serde_json::from_str(&members[1].admin(&["--json", "cluster", "status"]).unwrap()).unwrap();
+    for member in status["members"].as_array().unwrap() {
+        assert!(member["connections"].is_u64() && member["queue_messages"].is_u64(), "{status}");
+    }
 }
 
 /// One message over LMTP to `member`; the reply to the end of data.

@@ -193,6 +193,53 @@ fn members_are_administered_through_the_frontend_over_the_link() {
     assert!(svg.body.contains(">fe.test</text>") && !svg.body.contains("DEAD"), "{}", svg.body);
     assert!(accounts_of("sv2.test") >= 1, "carol is hosted on sv2: {}", svg.body);
 
+    // Each member's live figures are its own, asked of it over the link:
+    // IMAP sessions held open on sv2 are counted on sv2, not on the
+    // frontend that draws the picture, and sv2's queue size is known.
+    let held: Vec<SmtpClient> = (0..3)
+        .map(|_| {
+            let mut imap = SmtpClient::connect(backend2.ports.imap()).unwrap();
+            // Loopback is a trusted proxy of a backend: it expects a PROXY header first.
+            imap.line(&format!("PROXY TCP4 192.0.2.1 127.0.0.3 40000 {}", backend2.ports.imap().port())).unwrap();
+            let greeting = imap.read_line().unwrap();
+            assert!(greeting.starts_with("* OK"), "{greeting}");
+            imap
+        })
+        .collect();
+    let figure_of = |svg: &str, member: &str, label: &str| -> Option<u64> {
+        let box_text = svg.split(&format!(">{member}</text>")).nth(1)?.split("</g>").next()?;
+        box_text.split(&format!("{label}: ")).nth(1)?.split('<').next()?.parse().ok()
+    };
+    let mut picture = String::new();
+    wait("sv2's held IMAP sessions in the picture", Duration::from_secs(30), || {
+        picture = common::admin_pages::get(frontend.ports.admin(), "/admin/cluster.svg", &session).body;
+        figure_of(&picture, "sv2.test", "connections").is_some_and(|n| n >= 3)
+    });
+    assert!(figure_of(&picture, "fe.test", "connections").is_some_and(|n| n < 3), "{picture}");
+    assert!(figure_of(&picture, "sv2.test", "queue").is_some(), "sv2's queue size is known: {picture}");
+    let sv2_itself = common::admin_pages::get_basic(
+        frontend.ports.admin(),
+        "/api/v1/cluster/members/sv2.test/server/status",
+        "postmaster@sv1.test",
+        password.trim(),
+    );
+    assert_eq!(sv2_itself.status, 200, "{}", sv2_itself.body);
+    let sv2_itself: serde_json::Value = serde_json::from_str(&sv2_itself.body).unwrap();
+    assert_eq!(sv2_itself["name"], "sv2.test");
+    assert_eq!(sv2_itself["role"], "backend");
+    assert!(sv2_itself["connections"]["imap"].as_u64().is_some_and(|n| n >= 3), "{sv2_itself}");
+    let status = common::admin_pages::get_basic(
+        frontend.ports.admin(),
+        "/api/v1/cluster/status",
+        "postmaster@sv1.test",
+        password.trim(),
+    );
+    let status: serde_json::Value = serde_json::from_str(&status.body).unwrap();
+    let sv2 = status["members"].as_array().unwrap().iter().find(|m| m["name"] == "sv2.test").unwrap().clone();
+    assert_eq!(sv2["queue_messages"], sv2_itself["queue_messages"], "{status}");
+    assert_eq!(sv2["role"], "backend", "a static member's role is what it says of itself: {status}");
+    drop(held);
+
     // A password set through the frontend is the one her host accepts.
     through_frontend(&["account", "passwd", "carol@shared.test", "--password", "new-pw"]).unwrap();
     let mut imap = SmtpClient::connect(frontend.ports.imap()).unwrap();
@@ -225,6 +272,12 @@ fn members_are_administered_through_the_frontend_over_the_link() {
 
     // A host that is down: a clear temporary failure naming it.
     backend2.kill();
+    // The picture still comes promptly, with sv2 drawn dead.
+    let asked = std::time::Instant::now();
+    let svg = common::admin_pages::get(frontend.ports.admin(), "/admin/cluster.svg", &session).body;
+    assert!(asked.elapsed() < Duration::from_secs(15), "the picture waited {:?} for a dead member", asked.elapsed());
+    let sv2_box = svg.split(">sv2.test</text>").nth(1).and_then(|rest| rest.split("</g>").next()).unwrap_or_default();
+    assert!(sv2_box.contains("DEAD") && sv2_box.contains("queue: ?"), "{svg}");
     let err = through_frontend(&["account", "show", "carol@shared.test"]).unwrap_err();
     assert!(err.to_string().contains("sv2.test"), "{err}");
     let stored: Vec<_> = std::fs::read_dir(frontend.data_dir().join("accounts"))

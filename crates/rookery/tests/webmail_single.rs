@@ -53,6 +53,12 @@ async fn inbox(http: &reqwest::Client, base: &str, session: &str) -> (u16, Strin
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
+/// `rookery_sessions_logged_in{protocol="webmail"}` on `/metrics` now.
+fn webmail_sessions(server: &testkit::TestServer) -> Option<f64> {
+    let text = common::metrics::scrape(server.ports.admin());
+    common::metrics::value(&text, "rookery_sessions_logged_in{protocol=\"webmail\"}")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn message_delivered_by_smtp_is_listed_and_sessions_survive_a_kill() {
     let mut server = common::server();
@@ -60,6 +66,7 @@ async fn message_delivered_by_smtp_is_listed_and_sessions_survive_a_kill() {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let base = format!("http://{}", server.ports.get("webmail"));
     let session = login(&http, &base, "alice", "pw-alice").await;
+    assert_eq!(webmail_sessions(&server), Some(1.0), "the gauge counts the new session");
     deliver(&server, &alice, "Greetings <from> SMTP");
     // Delivery goes through the queue: poll until it is there.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -80,12 +87,14 @@ async fn message_delivered_by_smtp_is_listed_and_sessions_survive_a_kill() {
     let base = format!("http://{}", server.ports.get("webmail"));
     let (status, page) = inbox(&http, &base, &session).await;
     assert_eq!(status, 200, "the session outlived the server process");
+    assert_eq!(webmail_sessions(&server), Some(1.0), "sessions read back from disk are counted");
     assert!(page.contains("Greetings &#60;from&#62; SMTP"));
     // Logging out ends it for good, across another restart too.
     let csrf = csrf_of(&page);
     let response =
         http.post(format!("{base}/logout")).header("cookie", &session).form(&[("csrf", &csrf)]).send().await.unwrap();
     assert_eq!(response.status(), 303);
+    assert_eq!(webmail_sessions(&server), Some(0.0), "a logged-out session is no longer counted");
     server.kill();
     server.restart().unwrap();
     let base = format!("http://{}", server.ports.get("webmail"));

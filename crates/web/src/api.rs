@@ -6,6 +6,7 @@ mod aliases;
 mod domains;
 mod errors;
 mod queue;
+pub mod server;
 pub mod types;
 
 use crate::AdminServices;
@@ -35,6 +36,7 @@ pub(crate) fn routes() -> Router<Arc<AdminServices>> {
         .route("/api/v1/queue/import", post(queue::import))
         .route("/api/v1/queue/{id}", get(queue::show).delete(queue::delete))
         .route("/api/v1/queue/{id}/{action}", post(queue::act))
+        .route("/api/v1/server/status", get(server::show))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(json_errors))
 }

@@ -6,6 +6,7 @@
 //! login (the link is authenticated by the cluster secret) and never sends
 //! it on again, so a stale host cache cannot make a loop.
 
+use crate::api::server::ServerStatus;
 use crate::api::types::NewAccount;
 use crate::{AdminServices, ApiError};
 use async_trait::async_trait;
@@ -64,6 +65,11 @@ pub trait ClusterAdmin: Send + Sync {
     fn hosts_accounts(&self) -> bool;
     /// This member's name (`hostServer` of its accounts).
     fn server_name(&self) -> String;
+    /// This member's role (backend, frontend, symmetric), as
+    /// `GET /api/v1/server/status` reports it to the other members.
+    fn role(&self) -> Option<String> {
+        None
+    }
     /// Whether a `hostServer` (or a local domain's server) names this
     /// member: its own name, or its dynamic cluster's.
     fn is_here(&self, server: &str) -> bool {
@@ -89,7 +95,7 @@ pub struct ClusterStatus {
 }
 
 /// One member in [`ClusterStatus`]; figures it could not learn are `None`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberStatus {
     pub name: String,
     pub role: String,
@@ -106,6 +112,33 @@ pub struct MemberStatus {
     /// Client connections it serves now, all protocols together.
     #[serde(default)]
     pub connections: Option<u64>,
+    /// Web mail sessions open on it now.
+    #[serde(default)]
+    pub webmail_sessions: Option<u64>,
+}
+
+impl MemberStatus {
+    /// Takes the figures `server` reported of itself (`GET /api/v1/server/status`).
+    pub fn apply(&mut self, server: &ServerStatus) {
+        self.queue_messages = Some(server.queue_messages);
+        self.connections = server.total_connections().or(self.connections);
+        self.webmail_sessions = server.webmail_sessions.or(self.webmail_sessions);
+        if self.role.is_empty()
+            && let Some(role) = &server.role
+        {
+            self.role.clone_from(role);
+        }
+    }
+}
+
+/// Fills in this member's own entry of `status` with its live figures,
+/// which no other member can report for it.
+pub fn with_local_figures(s: &AdminServices, mut status: ClusterStatus) -> ClusterStatus {
+    let here = crate::api::server::local(s);
+    for member in status.members.iter_mut().filter(|m| m.name.eq_ignore_ascii_case(&here.name)) {
+        member.apply(&here);
+    }
+    status
 }
 
 /// The owner of one account: `GET /api/v1/cluster/owners/{account}`.
@@ -228,7 +261,7 @@ pub(crate) async fn members(State(s): State<Arc<AdminServices>>) -> Result<axum:
 /// accounts and queue sizes.
 pub(crate) async fn status(State(s): State<Arc<AdminServices>>) -> Result<axum::Json<ClusterStatus>, ApiError> {
     let cluster = s.cluster.as_ref().ok_or_else(not_clustered)?;
-    Ok(axum::Json(cluster.status().await?))
+    Ok(axum::Json(with_local_figures(&s, cluster.status().await?)))
 }
 
 /// `/api/v1/cluster/owners/{account}`: which member serves the account.

@@ -9,6 +9,7 @@ mod auth;
 pub mod cluster;
 mod error;
 pub mod forwarded_admin;
+pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
@@ -93,13 +94,9 @@ pub fn admin_router(services: Arc<AdminServices>) -> Router {
 pub async fn serve_admin(
     listener: tokio::net::TcpListener,
     services: Arc<AdminServices>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    // The peer address is what /metrics admits without a login.
-    let app = admin_router(services).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .await
+    let options = net::http::ListenOptions::default();
+    listen::serve_app(listener, admin_router(services), &options, shutdown).await;
+    Ok(())
 }

@@ -46,7 +46,10 @@ fn describe() {
     describe_counter!("rookery_connections_refused_total", "Connections refused for being over a connection limit.");
     describe_gauge!("rookery_connections_open", "Connections open now, per listener protocol.");
     describe_counter!("rookery_logins_total", "Successful logins, per protocol (imap, pop3, submission, webmail).");
-    describe_gauge!("rookery_sessions_logged_in", "Connections logged in now, per protocol (imap, pop3, submission).");
+    describe_gauge!(
+        "rookery_sessions_logged_in",
+        "Sessions logged in now, per protocol (imap, pop3, submission; webmail: open web mail sessions)."
+    );
     describe_counter!(
         "rookery_deliveries_total",
         "Delivery attempts of one recipient by the queue, by result (delivered, deferred, failed)."

@@ -97,6 +97,7 @@ async fn the_document_is_valid_and_real_answers_match_it() {
     sample("/api/v1/domains/{domain}", "delete", api.call("DELETE", "/api/v1/domains/shop.test", None).await);
     sample("/api/v1/queue/{id}", "get", api.call("GET", "/api/v1/queue/zz", None).await);
     sample("/api/v1/cluster/status", "get", api.call("GET", "/api/v1/cluster/status", None).await);
+    sample("/api/v1/server/status", "get", api.call("GET", "/api/v1/server/status", None).await);
     let statuses: Vec<u64> = samples.iter().filter_map(|s| s["status"].as_u64()).collect();
     for expected in [200, 201, 400, 404, 409, 422] {
         assert!(statuses.contains(&expected), "no sample with status {expected}: {statuses:?}");

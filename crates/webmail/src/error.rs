@@ -139,7 +139,8 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
 /// Refuses a body whose Content-Length is over `limit` at once, with a page
 /// that says the limit. Chunked bodies are cut by `DefaultBodyLimit` while
 /// they are read (the extractor then fails; `compose` maps that to
-/// [`WebError::TooLarge`]).
+/// [`WebError::TooLarge`], and the bare 413 of axum's `Form` extractor is
+/// replaced here by the same page).
 pub async fn limit_body(
     axum::extract::State(limit): axum::extract::State<usize>,
     request: Request,
@@ -153,5 +154,14 @@ pub async fn limit_body(
     if declared.is_some_and(|length| length > limit as u64) {
         return WebError::TooLarge { limit }.into_response();
     }
-    next.run(request).await
+    let response = next.run(request).await;
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_page {
+        return WebError::TooLarge { limit }.into_response();
+    }
+    response
 }

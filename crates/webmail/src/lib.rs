@@ -29,6 +29,7 @@ pub mod cookie;
 pub mod error;
 mod folders;
 pub mod layout;
+pub mod listen;
 mod listing;
 mod login;
 pub mod message;
@@ -122,6 +123,9 @@ impl WebmailServices {
     }
 }
 
+/// The largest body of any request but a compose POST (`max_upload`).
+pub const FORM_LIMIT: usize = 64 * 1024;
+
 /// Pages that need no account: GET /login, /static/*, and a 303 to /login
 /// for anything else. A frontend serves these itself (it holds no account
 /// data, CM-15).
@@ -137,7 +141,7 @@ pub fn public_router(services: Arc<PublicServices>) -> Router {
 /// The whole web mail (public part included), on single servers and on the
 /// member hosting the account.
 pub fn router(services: Arc<WebmailServices>) -> Router {
-    let body_limit = services.config.max_upload;
+    let max_upload = services.config.max_upload;
     Router::new()
         .route("/", get(|| async { error::see_other("/mail/INBOX") }))
         .route("/login", get(login::form).post(login::submit))
@@ -146,26 +150,26 @@ pub fn router(services: Arc<WebmailServices>) -> Router {
         .route("/mail/{mailbox}", get(folders::list))
         .route("/settings", get(settings::form).post(settings::change_password))
         .merge(message::routes())
-        .merge(compose::routes())
+        // Login, logout, settings and message actions are small forms: a
+        // client may not make them buffer more. Layers reach only the routes
+        // above, so compose (added next) keeps its own, larger limit.
+        .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(FORM_LIMIT, error::limit_body))
+        .merge(compose::routes(max_upload))
         .fallback(|| async { WebError::NotFound })
-        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(body_limit, error::limit_body))
         .layer(axum::middleware::from_fn(error::security_headers))
         .with_state(services)
 }
 
-/// Serves [`router`] on a plain listener until `shutdown` turns true.
+/// Serves [`router`] on a plain listener until `shutdown` turns true, with
+/// the default connection caps and HTTP bounds.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     services: Arc<WebmailServices>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let app = router(services).into_make_service_with_connect_info::<PeerInfo>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .await
+    listen::serve_app(listener, None, router(services), &net::http::ListenOptions::default(), shutdown).await;
+    Ok(())
 }
 
 /// Serves [`router`] over TLS (cookies then get `Secure`).
@@ -173,13 +177,9 @@ pub async fn serve_tls(
     listener: tokio::net::TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
     services: Arc<WebmailServices>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let listener = client::TlsListener::new(listener, acceptor);
-    let app = router(services).into_make_service_with_connect_info::<PeerInfo>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .await
+    let options = net::http::ListenOptions::default();
+    listen::serve_app(listener, Some(acceptor), router(services), &options, shutdown).await;
+    Ok(())
 }

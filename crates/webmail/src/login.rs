@@ -12,7 +12,7 @@ use crate::sessions::random_token;
 use crate::{PublicServices, WebmailServices};
 use askama::Template;
 use axum::extract::{Form, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -34,9 +34,14 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
 }
 
-/// The login page with a fresh form token (and its cookie).
-fn login_page(username: &str, error: Option<&str>, secure: bool) -> Response {
-    let csrf = random_token();
+/// The login page with the request's form token when it has a well-formed
+/// one, else a fresh one (and its cookie). Reusing it keeps two open login
+/// tabs (or a favicon request redirected here) from voiding each other's form.
+fn login_page(username: &str, error: Option<&str>, secure: bool, headers: Option<&HeaderMap>) -> Response {
+    let csrf = match headers.and_then(|headers| cookie_value(headers, CSRF_COOKIE)).filter(|v| is_token(v)) {
+        Some(existing) => existing.to_owned(),
+        None => random_token(),
+    };
     let mut response = match page(&LoginPage { csrf: &csrf, username, error }) {
         Ok(response) => response,
         Err(error) => return error.into_response(),
@@ -44,6 +49,15 @@ fn login_page(username: &str, error: Option<&str>, secure: bool) -> Response {
     let cookie = cookie_header(CSRF_COOKIE, &csrf, "Strict", None, secure);
     response.headers_mut().append(header::SET_COOKIE, cookie);
     response
+}
+
+/// Whether `value` is a form token as [`random_token`] makes them: 32 bytes
+/// in base64url without padding (43 characters, canonical trailing bits).
+/// Anything else a client sends is replaced, never echoed into the page.
+fn is_token(value: &str) -> bool {
+    use base64::Engine;
+    value.len() == 43
+        && base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value).is_ok_and(|bytes| bytes.len() == 32)
 }
 
 /// A `Set-Cookie` value; `max_age` `Some(0)` deletes the cookie.
@@ -70,19 +84,19 @@ pub fn failed_login_response() -> Response {
 /// [`failed_login_response`] for a client on TLS (`secure`): the form-token
 /// cookie then gets `Secure`.
 pub fn failed_login_page(secure: bool) -> Response {
-    login_page("", Some(FAILED_LOGIN_TEXT), secure)
+    login_page("", Some(FAILED_LOGIN_TEXT), secure, None)
 }
 
 /// GET /login on a frontend.
-pub async fn form_public(State(_): State<Arc<PublicServices>>, client: ClientInfo) -> Response {
-    login_page("", None, client.tls)
+pub async fn form_public(State(_): State<Arc<PublicServices>>, client: ClientInfo, headers: HeaderMap) -> Response {
+    login_page("", None, client.tls, Some(&headers))
 }
 
 /// GET /login: the form, or the inbox for a user already logged in.
-pub async fn form(session: Option<Session>, client: ClientInfo) -> Response {
+pub async fn form(session: Option<Session>, client: ClientInfo, headers: HeaderMap) -> Response {
     match session {
         Some(_) => see_other("/mail/INBOX"),
-        None => login_page("", None, client.tls),
+        None => login_page("", None, client.tls, Some(&headers)),
     }
 }
 
@@ -111,11 +125,11 @@ pub async fn submit(
     let account = AccountName::parse(username, Some(&services.main_domain)).ok();
     services.limiter.check(client.ip, account.as_ref())?;
     let Some(account) = account.filter(|_| !form.password.is_empty()) else {
-        return Ok(failed(&services, client, None, username).await);
+        return Ok(failed(&services, client, None, username, &headers).await);
     };
     if services.directory.authenticate(&account, &form.password).await?.is_none() {
         tracing::info!(target: "webmail::login", %account, ip = %client.ip, "login failed");
-        return Ok(failed(&services, client, Some(&account), username).await);
+        return Ok(failed(&services, client, Some(&account), username, &headers).await);
     }
     // A frontend sends each login to the account's host; one that reaches
     // another member must not open (and so create) the account here.
@@ -139,10 +153,16 @@ pub async fn submit(
     Ok(response)
 }
 
-async fn failed(services: &WebmailServices, client: ClientInfo, account: Option<&AccountName>, name: &str) -> Response {
+async fn failed(
+    services: &WebmailServices,
+    client: ClientInfo,
+    account: Option<&AccountName>,
+    name: &str,
+    headers: &HeaderMap,
+) -> Response {
     services.limiter.failed(client.ip, account);
     tokio::time::sleep(FAILED_LOGIN_DELAY).await;
-    login_page(name, Some(FAILED_LOGIN_TEXT), client.tls)
+    login_page(name, Some(FAILED_LOGIN_TEXT), client.tls, Some(headers))
 }
 
 #[derive(Deserialize)]

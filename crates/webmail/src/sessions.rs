@@ -88,6 +88,14 @@ pub(crate) fn random_token() -> String {
     B64.encode(rand::random::<[u8; 32]>())
 }
 
+/// Sets `rookery_sessions_logged_in{protocol="webmail"}` to the table's size,
+/// after every change under the table's lock, so the gauge never lags a
+/// change for long (a no-op unless `rookery serve` installed a recorder).
+/// Sessions that expired unnoticed count until the next sweep or lookup.
+fn publish(inner: &Inner) {
+    metrics::gauge!("rookery_sessions_logged_in", "protocol" => "webmail").set(inner.by_id.len() as f64);
+}
+
 impl SessionTable {
     /// Opens the table, from `path` if given, dropping what expired while
     /// the server was down.
@@ -119,7 +127,14 @@ impl SessionTable {
             }
             None => None,
         };
+        publish(&inner);
         Ok(SessionTable { limits, inner: Mutex::new(inner), disk })
+    }
+
+    fn remove_in_memory(&self, id: &str) {
+        let mut inner = self.inner.lock();
+        inner.by_id.remove(id);
+        publish(&inner);
     }
 
     pub fn len(&self) -> usize {
@@ -158,12 +173,13 @@ impl SessionTable {
             }
             gone.extend(self.evict_for(&mut inner, Some(account)));
             inner.by_id.insert(session.id.clone(), entry);
+            publish(&inner);
             gone
         };
         if let Some(disk) = &self.disk
             && let Err(error) = disk.write(session.id.clone(), record, gone).await
         {
-            self.inner.lock().by_id.remove(&session.id);
+            self.remove_in_memory(&session.id);
             return Err(error);
         }
         Ok(session)
@@ -201,6 +217,7 @@ impl SessionTable {
         }
         if self.is_expired(entry, now) {
             inner.by_id.remove(&cookie.id);
+            publish(&inner);
             return Some(Found::Expired);
         }
         entry.last_used = entry.last_used.max(now);
@@ -214,7 +231,7 @@ impl SessionTable {
 
     /// Ends a session (logout).
     pub async fn remove(&self, id: &str) {
-        self.inner.lock().by_id.remove(id);
+        self.remove_in_memory(id);
         self.remove_from_disk(id).await;
     }
 
@@ -232,6 +249,7 @@ impl SessionTable {
             for id in &gone {
                 inner.by_id.remove(id);
             }
+            publish(&inner);
             gone
         };
         if let Some(disk) = &self.disk

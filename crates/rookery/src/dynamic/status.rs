@@ -1,6 +1,7 @@
 //! `rookery cluster status` for a dynamic cluster: the members in the
 //! registry, the controller, and each member's open accounts and queue
-//! size, all read from etcd (every member publishes its own).
+//! size, all read from etcd (every member publishes its own); the live
+//! figures of each are then asked of it over the link (`remote_admin`).
 
 use super::Accounts;
 use web::ApiError;
@@ -24,6 +25,7 @@ pub async fn of_dynamic(accounts: &Accounts, cluster: &str) -> Result<ClusterSta
             queue_messages: info.queue_messages,
             accounts: None,
             connections: None,
+            webmail_sessions: None,
             name,
         })
         .collect();

@@ -64,15 +64,11 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     services: Arc<web::AdminServices>,
     cluster: Option<Arc<ClusterAdmin>>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) -> std::io::Result<()> {
+    options: net::http::ListenOptions,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     // The peer address is what /metrics admits without a login.
-    let app = router(services, cluster).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .await
+    web::listen::serve_app(listener, router(services, cluster), &options, shutdown).await
 }
 
 async fn forward(State(cluster): State<Arc<ClusterAdmin>>, request: Request) -> Response {

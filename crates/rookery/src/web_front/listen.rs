@@ -3,7 +3,6 @@
 use super::WebFront;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use webmail::PeerInfo;
 
 /// Serves `front` on `[webmail] listen` (plain) and `listen_tls` (with
 /// `tls`: cookies then get `Secure`). Returns the bound addresses, named
@@ -17,6 +16,7 @@ pub async fn start(
 ) -> anyhow::Result<Vec<(&'static str, SocketAddr)>> {
     use anyhow::Context;
     let mut bound = Vec::new();
+    let options = crate::webmail_listener::http_options(config)?;
     let section = &config.webmail;
     for (addrs, secure) in [(&section.listen, false), (&section.listen_tls, true)] {
         for &addr in addrs {
@@ -27,23 +27,9 @@ pub async fn start(
             let scheme = if secure { "https" } else { "http" };
             println!("rookery: webmail listening on {scheme}://{local}");
             bound.push(("webmail", local));
-            let app = front.clone().router().into_make_service_with_connect_info::<PeerInfo>();
-            let mut stop = shutdown.clone();
-            let stopped = async move {
-                let _ = stop.wait_for(|stop| *stop).await;
-            };
-            let failed =
-                |error: std::io::Error| tracing::error!(target: "webmail::front", %error, "web listener failed");
-            if secure {
-                let listener = webmail::client::TlsListener::new(listener, tls.clone());
-                tasks.spawn(async move {
-                    axum::serve(listener, app).with_graceful_shutdown(stopped).await.unwrap_or_else(failed)
-                });
-            } else {
-                tasks.spawn(async move {
-                    axum::serve(listener, app).with_graceful_shutdown(stopped).await.unwrap_or_else(failed)
-                });
-            }
+            let (app, stop, options) = (front.clone().router(), shutdown.clone(), options.clone());
+            let tls = secure.then(|| tls.clone());
+            tasks.spawn(async move { webmail::listen::serve_app(listener, tls, app, &options, stop).await });
         }
     }
     tracing::info!(target: "webmail::front", "web mail requests are routed to the accounts' hosts");

@@ -44,6 +44,13 @@ pub fn get(admin: SocketAddr, path: &str, session: &str) -> Answer {
     request(admin, "GET", path, &[("Cookie", &format!("rookery_admin={session}"))], "")
 }
 
+/// `GET path` of the JSON API with HTTP Basic, as the CLI calls it.
+pub fn get_basic(admin: SocketAddr, path: &str, user: &str, password: &str) -> Answer {
+    use base64::Engine;
+    let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    request(admin, "GET", path, &[("Authorization", &format!("Basic {credentials}"))], "")
+}
+
 fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();

@@ -57,6 +57,7 @@ impl ClusterAdmin for FakeCluster {
             queue_messages: Some(0),
             accounts: None,
             connections: None,
+            webmail_sessions: None,
         };
         Ok(ClusterStatus {
             kind: "static".into(),
@@ -262,4 +263,36 @@ async fn quota_calls_go_to_the_host_and_forwarded_bodies_are_bounded() {
     )
     .await;
     assert_eq!(answer.status, 413, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn a_member_reports_its_own_figures_to_a_call_over_the_link() {
+    let f = fixture(true).await;
+    let call = ApiCall { method: "GET".into(), path: crate::api::server::PATH.into(), body: None };
+    let answer = call_local(f.services.clone(), call).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let figures: crate::api::server::ServerStatus = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!((figures.name.as_str(), figures.queue_messages), ("sv1.test", 0));
+    assert!(f.cluster.forwarded.lock().unwrap().is_empty(), "answered here, not sent on");
+}
+
+#[test]
+fn a_members_own_figures_replace_what_others_guessed_but_not_what_it_did_not_say() {
+    use crate::api::server::ServerStatus;
+    let mut member = MemberStatus { name: "sv2.test".into(), connections: Some(9), ..MemberStatus::default() };
+    let figures = ServerStatus {
+        name: "sv2.test".into(),
+        role: Some("backend".into()),
+        connections: Some([("imap".to_owned(), 2), ("smtp".to_owned(), 1)].into()),
+        queue_messages: 4,
+        webmail_sessions: Some(1),
+    };
+    member.apply(&figures);
+    assert_eq!((member.role.as_str(), member.connections, member.queue_messages), ("backend", Some(3), Some(4)));
+    assert_eq!(member.webmail_sessions, Some(1));
+    // Metrics off on that member: the connection count is not invented,
+    // and a role already known (a dynamic member's registration) is kept.
+    let mut member = MemberStatus { role: "symmetric".into(), ..MemberStatus::default() };
+    member.apply(&ServerStatus { queue_messages: 1, connections: None, ..figures });
+    assert_eq!((member.role.as_str(), member.connections, member.queue_messages), ("symmetric", None, Some(1)));
 }

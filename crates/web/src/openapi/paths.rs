@@ -244,6 +244,20 @@ pub(super) fn operations() -> Vec<(String, Vec<(&'static str, Value)>)> {
             )],
         ),
         route(
+            "/api/v1/server/status",
+            vec![(
+                "get",
+                op(
+                    "server",
+                    "This member's own live figures: open connections per protocol, queue size, open web mail \
+                sessions. The cluster status asks every live member for them over the cluster link.",
+                    &[],
+                    None,
+                    ok(schema_ref("ServerStatus")),
+                ),
+            )],
+        ),
+        route(
             "/api/v1/cluster/members",
             vec![(
                 "get",

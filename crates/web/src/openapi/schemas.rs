@@ -108,7 +108,19 @@ pub(super) fn all() -> Value {
             "queue_messages": nullable_count("Messages in its queue."),
             "accounts": nullable_count("Accounts whose hostServer is this member (static cluster)."),
             "connections": nullable_count("Client connections it serves now, all protocols together."),
+            "webmail_sessions": nullable_count("Web mail sessions open on it now."),
         }), &["name", "role", "live", "link", "imap", "open_accounts", "queue_messages"]),
+        "ServerStatus": object(json!({
+            "name": string("This member's server name (a single server: its main domain)."),
+            "role": nullable_string("backend, frontend or symmetric; null on a single server."),
+            "connections": {
+                "type": ["object", "null"],
+                "additionalProperties": { "type": "integer", "minimum": 0 },
+                "description": "Client connections open now per listener protocol; null when metrics are off.",
+            },
+            "queue_messages": count("Messages in its queue."),
+            "webmail_sessions": nullable_count("Open web mail sessions; null where no web mail runs."),
+        }), &["name", "role", "connections", "queue_messages", "webmail_sessions"]),
         "ClusterStatus": object(json!({
             "kind": { "type": "string", "enum": ["static", "dynamic"] },
             "name": string("The dynamic cluster's name, or this member's."),

@@ -230,9 +230,18 @@ fn the_schemas_list_every_field_of_the_types() {
         queue_messages: None,
         accounts: None,
         connections: None,
+        webmail_sessions: None,
     };
     assert_matches_schema("MemberStatus", status.clone());
     let cluster = ClusterStatus { kind: "static".into(), name: "c".into(), controller: None, members: vec![status] };
     assert_matches_schema("ClusterStatus", cluster);
     assert_matches_schema("AccountOwner", AccountOwner { account: "a".into(), owner: None });
+    let server = crate::api::server::ServerStatus {
+        name: "m".into(),
+        role: Some("backend".into()),
+        connections: Some([("imap".to_owned(), 1)].into()),
+        queue_messages: 2,
+        webmail_sessions: Some(3),
+    };
+    assert_matches_schema("ServerStatus", server);
 }

@@ -46,73 +46,35 @@ pub async fn picture(State(s): State<Arc<AdminServices>>) -> Response {
     }
 }
 
-/// The cluster's status, with this member's own queue size filled in
-/// where the status does not carry it; a single server is a cluster of one.
+/// The cluster's status, each other member's figures as it reported them
+/// and this member's own counted here; a single server is a cluster of one.
 async fn status(s: &AdminServices) -> Result<ClusterStatus, (StatusCode, String)> {
     let Some(cluster) = &s.cluster else { return Ok(empty(s)) };
-    let mut status = cluster.status().await.map_err(|e| {
+    let status = cluster.status().await.map_err(|e| {
         let response = e.into_response();
         (response.status(), "the cluster status cannot be read now".to_owned())
     })?;
-    let me = cluster.server_name();
-    for member in status.members.iter_mut().filter(|m| m.name.eq_ignore_ascii_case(&me)) {
-        member.queue_messages = member.queue_messages.or(Some(s.queue.len() as u64));
-        member.connections = member.connections.or_else(open_connections);
-    }
-    Ok(status)
-}
-
-/// Client connections open on this member now, every listener together,
-/// as counted for `/metrics` (`rookery_connections_open{protocol}`).
-fn open_connections() -> Option<u64> {
-    Some(sum_of(&crate::metrics::rendered()?, "rookery_connections_open"))
-}
-
-/// The sum of every series of gauge `name` in Prometheus text.
-fn sum_of(text: &str, name: &str) -> u64 {
-    text.lines()
-        .filter(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' '])))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|value| value.max(0.0) as u64)
-        .sum()
+    Ok(crate::cluster::with_local_figures(s, status))
 }
 
 fn empty(s: &AdminServices) -> ClusterStatus {
-    let name = s.cluster.as_ref().map_or_else(|| s.main_domain.to_string(), |c| c.server_name());
+    let here = crate::api::server::local(s);
+    let mut member = MemberStatus {
+        name: here.name.clone(),
+        role: if s.cluster.is_some() { String::new() } else { "single server".into() },
+        live: true,
+        ..MemberStatus::default()
+    };
+    member.apply(&here);
     ClusterStatus {
         kind: if s.cluster.is_some() { "static" } else { "single" }.into(),
-        name: name.clone(),
+        name: here.name,
         controller: None,
-        members: vec![MemberStatus {
-            name,
-            role: if s.cluster.is_some() { String::new() } else { "single server".into() },
-            live: true,
-            link: None,
-            imap: None,
-            open_accounts: None,
-            queue_messages: Some(s.queue.len() as u64),
-            accounts: None,
-            connections: open_connections(),
-        }],
+        members: vec![member],
     }
 }
 
 fn internal(e: askama::Error) -> Response {
     tracing::error!(target: "web::admin", error = %e, "cluster picture failed to render");
     (StatusCode::INTERNAL_SERVER_ERROR, "the picture could not be drawn").into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn gauges_are_summed_over_their_series_only() {
-        let text = "# HELP rookery_connections_open Connections open now\n\
-                    # TYPE rookery_connections_open gauge\n\
-                    rookery_connections_open{protocol=\"imap\"} 3\n\
-                    rookery_connections_open{protocol=\"smtp\"} 2\n\
-                    rookery_connections_opened_total 99\n\
-                    rookery_connections_open_other 7\n";
-        assert_eq!(super::sum_of(text, "rookery_connections_open"), 5);
-        assert_eq!(super::sum_of("", "rookery_connections_open"), 0);
-    }
 }

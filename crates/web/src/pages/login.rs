@@ -43,9 +43,14 @@ pub async fn page(State(s): State<Arc<AdminServices>>, request: Request) -> Resp
     show(&s, &parts, StatusCode::OK, None)
 }
 
-/// The login page with a fresh double-submit token.
+/// The login page with the browser's double-submit token when it sent a
+/// well-formed one, else a fresh one: a second login tab (or a favicon
+/// request sent to the login page) then does not void the first tab's form.
 fn show(s: &AdminServices, parts: &Parts, status: StatusCode, error: Option<&str>) -> Response {
-    let token = random_token();
+    let token = match cookie(&parts.headers, LOGIN_CSRF_COOKIE).filter(|value| is_token(value)) {
+        Some(existing) => existing,
+        None => random_token(),
+    };
     let mut response = super::render(status, &LoginPage { csrf: &token, error });
     let attributes = cookie_attributes(s, parts);
     if let Ok(value) = HeaderValue::from_str(&format!("{LOGIN_CSRF_COOKIE}={token}; {attributes}")) {
@@ -131,6 +136,14 @@ fn cookie_attributes(s: &AdminServices, parts: &Parts) -> &'static str {
     let proto = parts.headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok());
     let tls = proto == Some("https") && s.metrics_from.contains(client_ip(parts));
     if tls { "Path=/; HttpOnly; SameSite=Strict; Secure" } else { "Path=/; HttpOnly; SameSite=Strict" }
+}
+
+/// Whether `value` is a token as [`random_token`] makes them: 32 bytes in
+/// base64url without padding. Anything else is replaced, never echoed.
+fn is_token(value: &str) -> bool {
+    use base64::Engine;
+    value.len() == 43
+        && base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value).is_ok_and(|bytes| bytes.len() == 32)
 }
 
 fn expired(name: &str) -> String {

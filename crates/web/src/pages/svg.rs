@@ -8,7 +8,7 @@ use crate::cluster::{ClusterStatus, MemberStatus};
 use askama::Template;
 
 const BOX_W: u32 = 220;
-const BOX_H: u32 = 150;
+const BOX_H: u32 = 170;
 const GAP: u32 = 30;
 const ROW_LABEL: u32 = 24;
 const LINE: u32 = 18;
@@ -40,6 +40,8 @@ pub(crate) struct MemberBox {
     pub dashed: bool,
     pub name: String,
     pub lines: Vec<TextLine>,
+    pub width: u32,
+    pub height: u32,
 }
 
 pub(crate) struct TextLine {
@@ -115,6 +117,9 @@ fn member_box(status: &ClusterStatus, member: &MemberStatus, x: u32, y: u32) -> 
     }
     texts.push(format!("connections: {}", figure(member.connections)));
     texts.push(format!("queue: {}", figure(member.queue_messages)));
+    if let Some(sessions) = member.webmail_sessions {
+        texts.push(format!("web mail sessions: {sessions}"));
+    }
     let name_y = y + 22;
     let lines = texts
         .into_iter()
@@ -130,6 +135,8 @@ fn member_box(status: &ClusterStatus, member: &MemberStatus, x: u32, y: u32) -> 
         dashed: !member.live,
         name: member.name.clone(),
         lines,
+        width: BOX_W,
+        height: BOX_H,
     }
 }
 
@@ -164,6 +171,7 @@ mod tests {
             queue_messages: Some(3),
             accounts: None,
             connections: Some(7),
+            webmail_sessions: None,
         }
     }
 

@@ -164,6 +164,7 @@ impl ClusterAdmin for FakeCluster {
                 queue_messages: None,
                 accounts: (*role == "backend").then_some(10 + i as u64),
                 connections: Some(100 + i as u64),
+                webmail_sessions: None,
             })
             .collect();
         Ok(ClusterStatus { kind: "static".into(), name: "b1.test".into(), controller: Some("b1.test".into()), members })

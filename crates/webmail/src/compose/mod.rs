@@ -17,8 +17,12 @@ use axum::Router;
 use axum::routing::get;
 use std::sync::Arc;
 
-/// The routes of the compose pages, merged into [`crate::router`]. The
-/// router's body limit (`max_upload`) applies to the POST while it streams.
-pub fn routes() -> Router<Arc<WebmailServices>> {
-    Router::new().route("/compose", get(page::form).post(send::send))
+/// The routes of the compose pages, merged into [`crate::router`]. Only
+/// these take bodies up to `max_upload` (attachments); every other route
+/// keeps the router's small form limit.
+pub fn routes(max_upload: usize) -> Router<Arc<WebmailServices>> {
+    Router::new()
+        .route("/compose", get(page::form).post(send::send))
+        .layer(axum::extract::DefaultBodyLimit::max(max_upload))
+        .layer(axum::middleware::from_fn_with_state(max_upload, crate::error::limit_body))
 }
