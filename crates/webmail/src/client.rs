@@ -16,6 +16,14 @@ pub struct PeerInfo {
     pub tls: bool,
 }
 
+/// For `axum::serve` on a plain listener (tests, embedders); the server's
+/// own listeners go through `net::http`.
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for PeerInfo {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        PeerInfo { addr: *stream.remote_addr(), tls: false }
+    }
+}
+
 /// Services that say which peers' forwarded headers are believed.
 pub trait Proxies {
     fn trusted_proxies(&self) -> &net::TrustedProxies;
