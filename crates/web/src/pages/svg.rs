@@ -59,15 +59,18 @@ pub(crate) struct Link {
 }
 
 pub(crate) fn draw(status: &ClusterStatus) -> Picture {
-    let (front, back): (Vec<&MemberStatus>, Vec<&MemberStatus>) =
+    let (front, rest): (Vec<&MemberStatus>, Vec<&MemberStatus>) =
         status.members.iter().partition(|m| m.role.eq_ignore_ascii_case("frontend"));
-    let widest = front.len().max(back.len()).max(1) as u32;
+    // A member that has never answered has no known role: drawn in a row
+    // of its own rather than guessed to be a backend.
+    let (unknown, back): (Vec<&MemberStatus>, Vec<&MemberStatus>) = rest.into_iter().partition(|m| m.role.is_empty());
+    let widest = front.len().max(back.len()).max(unknown.len()).max(1) as u32;
     let width = GAP + widest * (BOX_W + GAP);
     let mut rows = Vec::new();
     let mut boxes = Vec::new();
     let mut y = GAP;
     let mut row_tops = Vec::new();
-    for (label, members) in [("Frontends", &front), ("Backends", &back)] {
+    for (label, members) in [("Frontends", &front), ("Backends", &back), (UNKNOWN_ROW, &unknown)] {
         if members.is_empty() {
             continue;
         }
@@ -140,17 +143,20 @@ fn member_box(status: &ClusterStatus, member: &MemberStatus, x: u32, y: u32) -> 
     }
 }
 
+/// The row of members whose role is not known (they have not answered).
+const UNKNOWN_ROW: &str = "Not answering (role unknown)";
+
 /// Every frontend talks to every backend: a line from each to each.
 fn links(rows: &[(&str, u32, usize)]) -> Vec<Link> {
-    let [(first, front_top, fronts), (_, back_top, backs)] = rows else { return Vec::new() };
-    if *first != "Frontends" {
+    let row = |label: &str| rows.iter().find(|(l, _, _)| *l == label).map(|&(_, top, n)| (top, n));
+    let (Some((front_top, fronts)), Some((back_top, backs))) = (row("Frontends"), row("Backends")) else {
         return Vec::new();
-    }
+    };
     let centre = |i: usize| GAP + i as u32 * (BOX_W + GAP) + BOX_W / 2;
     let mut links = Vec::new();
-    for f in 0..*fronts {
-        for b in 0..*backs {
-            links.push(Link { x1: centre(f), y1: front_top + BOX_H, x2: centre(b), y2: *back_top });
+    for f in 0..fronts {
+        for b in 0..backs {
+            links.push(Link { x1: centre(f), y1: front_top + BOX_H, x2: centre(b), y2: back_top });
         }
     }
     links
@@ -193,5 +199,24 @@ mod tests {
         let svg = picture.render().unwrap();
         assert!(svg.contains("★ controller") && svg.contains("✕ DEAD") && svg.contains("connections: 7"), "{svg}");
         assert!(svg.contains("stroke-dasharray"), "{svg}");
+    }
+
+    #[test]
+    fn a_member_of_unknown_role_gets_a_row_of_its_own_below_the_backends() {
+        let status = ClusterStatus {
+            kind: "static".into(),
+            name: "fe2.test".into(),
+            controller: None,
+            members: vec![member("fe1.test", "", false), member("fe2.test", "frontend", true), {
+                member("sv1.test", "backend", true)
+            }],
+        };
+        let picture = draw(&status);
+        let y_of = |name: &str| picture.boxes.iter().find(|b| b.name == name).unwrap().y;
+        assert!(y_of("fe2.test") < y_of("sv1.test") && y_of("sv1.test") < y_of("fe1.test"));
+        // Lines join frontends and backends only.
+        assert_eq!(picture.links.len(), 1);
+        let svg = picture.render().unwrap();
+        assert!(svg.contains(UNKNOWN_ROW) && svg.contains("role: unknown"), "{svg}");
     }
 }
