@@ -136,31 +136,13 @@ impl Instance {
     }
 
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().transpose()) {
-                bail!("dovecot exited ({}) at start:\n{}", status?, self.diagnostics());
-            }
-            let mut listening = true;
-            for &addr in &self.listeners {
-                listening &= tokio::net::TcpStream::connect(addr).await.is_ok();
-            }
-            if listening {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("dovecot did not listen within 20 s:\n{}", self.diagnostics());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let Some(child) = self.child.as_mut() else { return Ok(()) };
+        let diagnostics = || read_diagnostics(self.dir.path());
+        wait_listening("dovecot", child, &self.listeners, Duration::from_secs(20), diagnostics).await
     }
 
     fn diagnostics(&self) -> String {
-        let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
-        let log = read("dovecot.log");
-        let tail: Vec<&str> = log.lines().rev().take(20).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        format!("--- stderr\n{}--- log (last lines)\n{}", read("stderr"), tail.join("\n"))
+        read_diagnostics(self.dir.path())
     }
 
     fn pid(&self) -> Option<u32> {
@@ -187,6 +169,44 @@ impl Instance {
 impl Drop for Instance {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Dovecot's stderr and the end of its log in `dir`.
+fn read_diagnostics(dir: &Path) -> String {
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    let log = read("dovecot.log");
+    let tail: Vec<&str> = log.lines().rev().take(20).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    format!("--- stderr\n{}--- log (last lines)\n{}", read("stderr"), tail.join("\n"))
+}
+
+/// Waits until `child` accepts connections on every one of `listeners`;
+/// fails with `diagnostics()` if it exits first or `limit` passes. Shared
+/// by the peers the bench starts (Dovecot, HAProxy).
+pub(crate) async fn wait_listening(
+    name: &str,
+    child: &mut Child,
+    listeners: &[SocketAddr],
+    limit: Duration,
+    diagnostics: impl Fn() -> String,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            bail!("{name} exited ({status}) at start:\n{}", diagnostics());
+        }
+        let mut listening = true;
+        for &addr in listeners {
+            listening &= tokio::net::TcpStream::connect(addr).await.is_ok();
+        }
+        if listening {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{name} did not listen within {} s:\n{}", limit.as_secs(), diagnostics());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -10,12 +10,12 @@
 //! default (16 KiB), and it splices with the kernel's `splice(2)` where it
 //! can (`option splice-auto`).
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A running private HAProxy.
 pub struct Haproxy {
@@ -55,24 +55,13 @@ impl Haproxy {
     }
 
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().transpose()) {
-                bail!("haproxy exited ({}) at start:\n{}", status?, self.diagnostics());
-            }
-            if tokio::net::TcpStream::connect(self.imap).await.is_ok() {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("haproxy did not listen within 10 s:\n{}", self.diagnostics());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let Some(child) = self.child.as_mut() else { return Ok(()) };
+        let diagnostics = || read_diagnostics(self.dir.path());
+        crate::dovecot::wait_listening("haproxy", child, &[self.imap], Duration::from_secs(10), diagnostics).await
     }
 
     pub fn diagnostics(&self) -> String {
-        let stderr = std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default();
-        format!("--- haproxy stderr\n{stderr}")
+        read_diagnostics(self.dir.path())
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -87,6 +76,12 @@ impl Drop for Haproxy {
             let _ = child.wait();
         }
     }
+}
+
+/// HAProxy's stderr in `dir`.
+fn read_diagnostics(dir: &Path) -> String {
+    let stderr = std::fs::read_to_string(dir.join("stderr")).unwrap_or_default();
+    format!("--- haproxy stderr\n{stderr}")
 }
 
 fn config_text(listen: SocketAddr, backend: SocketAddr) -> String {
